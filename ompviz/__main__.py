@@ -1,0 +1,5 @@
+import sys
+
+from ompviz.cli import main
+
+sys.exit(main())
