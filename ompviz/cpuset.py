@@ -254,9 +254,7 @@ def parse_list(text: str) -> CpuSet:
         if not m:
             if tok.strip().startswith("-") or re.search(r"(^|[-,])\s*-\d", tok):
                 raise OmpvizError(f"negative CPU id in CPU list {text!r}: CPU ids start at 0")
-            raise OmpvizError(
-                f"{tok.strip()!r} is not a CPU or range in CPU list {text!r}: write e.g. 0-3,8,10-15:2"
-            )
+            raise OmpvizError(f"{tok.strip()!r} is not a CPU or range in CPU list {text!r}: write e.g. 0-3,8,10-15:2")
         lo = _int(m.group(1), "CPU list", text)
         if m.group(2) is None:
             bits |= 1 << lo
@@ -266,9 +264,7 @@ def parse_list(text: str) -> CpuSet:
             raise OmpvizError(f"reversed range {tok.strip()!r} in CPU list {text!r}: write {hi}-{lo}")
         stride = int(m.group(3)) if m.group(3) else 1
         if stride < 1:
-            raise OmpvizError(
-                f"stride 0 in {tok.strip()!r} in CPU list {text!r}: the stride must be at least 1"
-            )
+            raise OmpvizError(f"stride 0 in {tok.strip()!r} in CPU list {text!r}: the stride must be at least 1")
         if stride == 1:
             bits |= ((1 << (hi - lo + 1)) - 1) << lo
         else:
@@ -341,15 +337,11 @@ def _omp_items(body: str, text: str) -> tuple[int, int]:
         except ValueError:
             raise OmpvizError(f"{stride_txt!r} is not a stride in OpenMP place {text!r}") from None
         if n < 1:
-            raise OmpvizError(
-                f"interval {item!r} in OpenMP place {text!r} has length 0: use a length of 1 or more"
-            )
+            raise OmpvizError(f"interval {item!r} in OpenMP place {text!r} has length 0: use a length of 1 or more")
         for k in range(n):
             c = lo + k * stride
             if c < 0 or c > MAX_CPU:
-                raise OmpvizError(
-                    f"interval {item!r} in OpenMP place {text!r} leaves the CPU range 0-{MAX_CPU}"
-                )
+                raise OmpvizError(f"interval {item!r} in OpenMP place {text!r} leaves the CPU range 0-{MAX_CPU}")
             if neg:
                 exc |= 1 << c
             else:

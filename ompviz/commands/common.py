@@ -32,23 +32,15 @@ def add_topology_argument(p: argparse.ArgumentParser) -> None:
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("plan")
     g.add_argument("--ranks", "-n", type=int, default=None, help="number of workers (processes), default 1")
-    g.add_argument(
-        "--threads", default=None, metavar="T|auto", help="OpenMP threads per worker (auto = one per place)"
-    )
-    g.add_argument(
-        "--strategy", "-s", choices=STRATEGIES, default=None, help="how CPUs are split between ranks"
-    )
+    g.add_argument("--threads", default=None, metavar="T|auto", help="OpenMP threads per worker (auto = one per place)")
+    g.add_argument("--strategy", "-s", choices=STRATEGIES, default=None, help="how CPUs are split between ranks")
     g.add_argument("--smt", choices=SMT_POLICIES, default=None, help="hardware threads used per core")
-    g.add_argument(
-        "--reserve", default=None, metavar="CPUS", help="CPUs kept free for the main process, e.g. 0-1"
-    )
+    g.add_argument("--reserve", default=None, metavar="CPUS", help="CPUs kept free for the main process, e.g. 0-1")
     g.add_argument("--places", choices=PLACES, default=None, help="granularity of each worker's places")
     g.add_argument("--notation", choices=NOTATIONS, default=None, help="how OMP_PLACES is written")
     g.add_argument("--bind", choices=BIND_POLICIES, default=None, help="OMP_PROC_BIND")
     g.add_argument("--runtime", choices=RUNTIMES, default=None, help="runtime whose placement is shown first")
-    g.add_argument(
-        "--cpus", default=None, metavar="A|B|...", help="manual: one CPU list per rank, '|' separated"
-    )
+    g.add_argument("--cpus", default=None, metavar="A|B|...", help="manual: one CPU list per rank, '|' separated")
     g.add_argument(
         "--vllm-var",
         action="append",
@@ -94,9 +86,7 @@ def request_from_args(args: argparse.Namespace, base: PlanRequest | None = None)
         pairs = []
         for item in vv:
             if "=" not in item:
-                raise OmpvizError(
-                    f"--vllm-var {item!r}: write NAME=VALUE, e.g. VLLM_CPU_OMP_THREADS_BIND=0-31|32-63"
-                )
+                raise OmpvizError(f"--vllm-var {item!r}: write NAME=VALUE, e.g. VLLM_CPU_OMP_THREADS_BIND=0-31|32-63")
             k, v = item.split("=", 1)
             pairs.append((k.strip(), v))
         kw["vllm_vars"] = tuple(pairs)

@@ -14,9 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", default=None, help="write to FILE (atomically)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--config", metavar="FILE", default=None, help="replan a saved config (flags override it)")
-    p.add_argument(
-        "--per-rank-dir", metavar="DIR", default=None, help="env format: write DIR/rank-N.env files"
-    )
+    p.add_argument("--per-rank-dir", metavar="DIR", default=None, help="env format: write DIR/rank-N.env files")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,9 +10,7 @@ from ompviz.commands.common import add_plan_arguments, add_topology_argument
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_topology_argument(p)
     p.add_argument("--config", metavar="FILE", default=None, help="open a saved config")
-    p.add_argument(
-        "--screenshot", metavar="FILE.svg", default=None, help="render headless to an SVG and exit"
-    )
+    p.add_argument("--screenshot", metavar="FILE.svg", default=None, help="render headless to an SVG and exit")
     p.add_argument("--size", metavar="WxH", default="160x50", help="terminal size for --screenshot")
     add_plan_arguments(p)
 

@@ -175,9 +175,7 @@ class Topology:
         """OS indices in logical (L#) order, online PUs only."""
         return tuple(
             p.os_index
-            for p in sorted(
-                (p for p in self.pus if p.logical_index is not None), key=lambda p: p.logical_index
-            )
+            for p in sorted((p for p in self.pus if p.logical_index is not None), key=lambda p: p.logical_index)
         )
 
     def summary(self) -> dict:
@@ -314,9 +312,7 @@ def build_topology(
     numa_sizes = numa_sizes or {}
     l3_sizes = l3_sizes or {}
     packages = tuple(Group("package", k, CpuSet(v)) for k, v in sorted(pkg_m.items(), key=lambda kv: kv[0]))
-    dies = tuple(
-        Group("die", k[1], CpuSet(v)) for k, v in sorted(die_m.items(), key=lambda kv: _first(kv[1]))
-    )
+    dies = tuple(Group("die", k[1], CpuSet(v)) for k, v in sorted(die_m.items(), key=lambda kv: _first(kv[1])))
     numas = tuple(Group("numa", k, CpuSet(v), numa_sizes.get(k)) for k, v in sorted(numa_m.items()))
     l3s = tuple(
         Group("l3", l3_index[k], CpuSet(v), l3_sizes.get(k) or (cache_sizes or {}).get("L3"))
