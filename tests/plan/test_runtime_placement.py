@@ -20,6 +20,7 @@ import os
 import shutil
 import site
 import subprocess
+import sys
 import sysconfig
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,8 +41,11 @@ BASE_ENV = {
     "OMP_WAIT_POLICY": "passive",  # idle threads sleep: the machine is shared
     "OMP_DYNAMIC": "false",  # exactly num_threads(T) threads, never fewer
     "OMP_THREAD_LIMIT": "1024",
-    "KMP_WARNINGS": "0",
 }
+# Which rules predict each runtime, and what the probe reports as the runtime that ran (LLVM and Intel both export
+# __kmpc_fork_call).
+RULES = {"gnu": "gnu", "llvm": "llvm", "intel": "llvm"}
+RUNTIMES = tuple(RULES)
 
 
 def _compiler() -> str | None:
@@ -86,6 +90,33 @@ def llvm_env(tmp_path_factory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("llvmlib")
     (d / "libgomp.so.1").symlink_to(lib)
     return {"LD_LIBRARY_PATH": str(d)}
+
+
+@pytest.fixture(scope="module")
+def intel_env(tmp_path_factory, probe) -> dict[str, str]:
+    """Intel's libiomp5.so (pip install intel-openmp: a 50 MB wheel, so optional): $OMPVIZ_LIBIOMP5 or
+    <prefix>/lib/libiomp5.so. cmeel-libomp also ships a libiomp5.so, but that is LLVM libomp renamed: the library is
+    accepted only if KMP_VERSION says it is Intel's."""
+    candidates = [os.environ.get("OMPVIZ_LIBIOMP5", "")]
+    candidates += [os.path.join(prefix, "lib", "libiomp5.so") for prefix in (sys.prefix, sys.base_prefix)]
+    for cand in filter(None, candidates):
+        if not os.path.isfile(cand):
+            continue
+        d = tmp_path_factory.mktemp("iomp5")
+        (d / "libgomp.so.1").symlink_to(cand)
+        env = {"LD_LIBRARY_PATH": str(d)}
+        res = subprocess.run([str(probe), "1"], env={**os.environ, **env, "KMP_VERSION": "1"}, capture_output=True)
+        if b"Intel(R) OMP version" in res.stdout + res.stderr:
+            return env
+    pytest.skip("Intel libiomp5 not found: pip install intel-openmp (50 MB), or set OMPVIZ_LIBIOMP5=/path/libiomp5.so")
+
+
+def _runtime_env(request, runtime: str) -> dict[str, str]:
+    return {
+        "gnu": lambda: {},
+        "llvm": lambda: request.getfixturevalue("llvm_env"),
+        "intel": lambda: request.getfixturevalue("intel_env"),
+    }[runtime]()
 
 
 def _run(probe: Path, runtime_env: dict[str, str], env: dict[str, str], args: list[str]) -> str:
@@ -147,13 +178,13 @@ def _outermost(probe: Path, runtime: str, runtime_env: dict[str, str], binds=BIN
     failures = []
     for (num_places, bind, t), out in zip(configs, outs, strict=True):
         n, _, ran = _parse_header(out)
-        assert ran == runtime, f"expected the {runtime} runtime to run the probe, got {ran}"
+        assert ran == RULES[runtime], f"expected the {runtime} runtime to run the probe, got {ran}"
         assert n == num_places, f"{runtime} saw {n} places for OMP_PLACES={_places_env(num_places)}"
         rows = _parse_rows(out, "R")
         assert [r[1] for r in rows] == [t] * t, f"asked for {t} threads, got {rows}"
         actual = [r[3] for r in rows]
         masks = [r[4] for r in rows]
-        want = place_threads(runtime, bind, num_places, t)
+        want = place_threads(RULES[runtime], bind, num_places, t)
         # The thread's real CPU mask must be its place's CPU: the place number is not just a label.
         masks_ok = bind == "false" or all(m == 1 << (pl % NCPU) for m, pl in zip(masks, actual, strict=True))
         if bind == "false":
@@ -168,21 +199,11 @@ def _outermost(probe: Path, runtime: str, runtime_env: dict[str, str], binds=BIN
     return failures
 
 
-def test_libgomp_matches_prediction(probe):
-    failures = _outermost(probe, "gnu", {})
-    assert not failures, f"{len(failures)} configurations differ:\n\n" + "\n\n".join(failures)
-
-
-def test_llvm_matches_prediction(probe, llvm_env):
-    failures = _outermost(probe, "llvm", llvm_env)
-    assert not failures, f"{len(failures)} configurations differ:\n\n" + "\n\n".join(failures)
-
-
-RUNTIMES = ("gnu", "llvm")
-
-
-def _runtime_env(request, runtime: str) -> dict[str, str]:
-    return {} if runtime == "gnu" else request.getfixturevalue("llvm_env")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_outermost_region_matches_prediction(request, probe, runtime):
+    """Every (places 1..8) x (threads 1..16) x close/spread/primary/true, each in a fresh process."""
+    failures = _outermost(probe, runtime, _runtime_env(request, runtime))
+    assert not failures, f"{len(failures)} configurations differ:\n\n" + "\n\n".join(failures[:20])
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -202,13 +223,13 @@ def test_bind_false_leaves_threads_unbound(request, probe, runtime):
     )
     for (num_places, t), out in zip(configs, outs, strict=True):
         n, bind_var, ran = _parse_header(out)
-        assert ran == runtime and bind_var == 0  # omp_proc_bind_false
+        assert ran == RULES[runtime] and bind_var == 0  # omp_proc_bind_false
         assert n == (0 if runtime == "gnu" else 1)
         rows = _parse_rows(out, "R")
         assert len(rows) == t
         assert all(r[4] == full_mask for r in rows), f"{runtime} bound a thread under OMP_PROC_BIND=false: {rows}"
         assert all(r[3] == (-1 if runtime == "gnu" else 0) for r in rows)
-        assert place_threads(runtime, "false", num_places, t) == (None,) * t
+        assert place_threads(RULES[runtime], "false", num_places, t) == (None,) * t
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -249,7 +270,7 @@ def test_nested_primary_on_other_places(request, probe, runtime):
             assert inner[0][2] == j, f"outer thread {j} is on place {inner[0][2]}, expected {j}"
             assert all(r[3] == t for r in inner), f"nested team smaller than {t}: nesting not active? {inner}"
             actual = [r[5] for r in inner]
-            want = place_threads(runtime, bind, num_places, t, primary=j)
+            want = place_threads(RULES[runtime], bind, num_places, t, primary=j)
             masks_ok = all(r[6] == 1 << (r[5] % NCPU) for r in inner)
             if list(want) != actual or not masks_ok:
                 failures.append(
