@@ -1,0 +1,100 @@
+"""hwloc_distrib(): the same sets as ``hwloc-distrib N``.
+
+Port of ``hwloc_distrib()`` in hwloc/include/hwloc/helper.h (hwloc 2.x), flags 0 and no ``until`` limit:
+
+    tot_weight = sum of the roots' PU counts
+    for each root i (children in order), weight = its PU count (roots with 0 PUs are skipped):
+        chunk = ceil((givenweight + weight) * n / tot_weight) - ceil(givenweight * n / tot_weight)
+        if root is a leaf or chunk <= 1: the next `chunk` sets are root's whole cpuset;
+            a root given 0 sets is OR-ed into the previous set (so no CPU is left out)
+        else recurse into root's children with `chunk`
+
+The tree is hwloc's CPU tree as ompviz models it: Machine > Package > Die > L3 > Core > PU, children ordered by
+their first CPU, every cpuset restricted to the candidate CPUs (like ``hwloc-distrib --restrict``). NUMA nodes
+are memory children in hwloc 2 and take no part. Levels ompviz does not model (L2 shared by several cores as on
+Knights Landing tiles, Group objects such as Arm clusters) would split differently in hwloc; levels with one child
+(private L2/L1) change nothing.
+"""
+
+from __future__ import annotations
+
+from ompviz.cpuset import CpuSet
+from ompviz.topology.model import Topology
+
+
+class _Node:
+    __slots__ = ("mask", "children")
+
+    def __init__(self) -> None:
+        self.mask = 0
+        self.children: dict[object, _Node] = {}
+
+
+def _tree(topology: Topology, cpus: CpuSet) -> _Node:
+    root = _Node()
+    by_os = topology._by_os
+    for c in topology.logical_order:  # depth-first order: children get created in hwloc's order
+        if c not in cpus:
+            continue
+        p = by_os[c]
+        bit = 1 << c
+        keys = (
+            ("package", p.package),
+            ("die", (p.package, p.die)) if p.die is not None else None,
+            ("l3", p.l3) if p.l3 is not None else None,
+            ("core", p.core),
+            ("pu", c),
+        )
+        node = root
+        node.mask |= bit
+        for k in keys:
+            if k is None:
+                continue
+            child = node.children.get(k)
+            if child is None:
+                child = node.children[k] = _Node()
+            child.mask |= bit
+            node = child
+    # CPUs the topology cannot place (not online) are not part of hwloc's tree either.
+    return root
+
+
+def _children(node: _Node) -> list[_Node]:
+    return sorted(node.children.values(), key=lambda ch: ch.mask & -ch.mask)
+
+
+def _distrib(roots: list[_Node], n: int, out: list[int]) -> None:
+    tot = sum(r.mask.bit_count() for r in roots)
+    given = givenweight = 0
+    for root in roots:
+        weight = root.mask.bit_count()
+        if not weight:
+            continue
+        chunk = ((givenweight + weight) * n + tot - 1) // tot - (givenweight * n + tot - 1) // tot
+        if not root.children or chunk <= 1:
+            if chunk:
+                out.extend([root.mask] * chunk)
+            else:
+                out[-1] |= root.mask  # hwloc asserts a previous set exists: the first chunk is never empty
+        else:
+            _distrib(_children(root), chunk, out)
+        given += chunk
+        givenweight += weight
+
+
+def distrib(topology: Topology, n: int, cpus: CpuSet | None = None) -> list[CpuSet]:
+    """n CPU sets as hwloc_distrib() would return them over ``cpus`` (default: the allowed CPUs)."""
+    if n < 1:
+        return []
+    cpus = topology.allowed if cpus is None else cpus
+    root = _tree(topology, cpus)
+    if not root.mask:
+        return []
+    out: list[int] = []
+    _distrib([root], n, out)
+    return [CpuSet.from_mask(m) for m in out]
+
+
+def singlify(s: CpuSet) -> CpuSet:
+    """``hwloc_bitmap_singlify``: keep only the first CPU (what ``hwloc-distrib --single`` prints)."""
+    return CpuSet.from_mask(s.mask & -s.mask) if s else s

@@ -1,0 +1,234 @@
+"""OMP_PLACES: build a worker's places, write them in three notations, and parse any OMP_PLACES value back.
+
+Place order: places are sorted by their lowest CPU id (OS order). That is the order libgomp builds for the
+abstract names (it walks CPUs 0..n and opens a place at the first CPU of each core/cache/node/package, see
+libgomp/config/linux/affinity.c ``gomp_affinity_init_level``), so an explicit list and the abstract name agree
+under libgomp. LLVM libomp orders abstract places by hwloc logical index instead; for ``threads`` on machines
+whose SMT siblings are not numbered consecutively (``0,192``) that order differs, which ``abstract_name`` checks.
+
+Notations written by ``format_places``:
+- ``explicit``  every id listed: ``{0},{1},{2}`` or ``{0,192},{1,193}``;
+- ``intervals`` runs of places that are shifted copies of one another become place intervals ``{0:4}:2:4``
+  (a single CPU place run is ``{0}:3:1``); other places use resource intervals ``{0:4:2}``;
+- ``abstract``  ``cores`` / ``cores(4)`` etc., only when exact (see ``abstract_name``).
+
+``parse_places`` accepts the whole OpenMP grammar: abstract names with an optional ``(n)``, explicit places,
+resource intervals ``{lo:len[:stride]}``, place intervals ``{..}:len[:stride]`` (negative strides too), and the
+``!`` exclusion operator on CPUs inside a place and on whole places (``{0:4},{4:4},!{4:4}``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ompviz.cpuset import MAX_CPU, CpuSet, parse_omp_place
+from ompviz.errors import OmpvizError
+from ompviz.topology.model import Topology
+
+ABSTRACT_NAMES = ("threads", "cores", "ll_caches", "numa_domains", "sockets")
+
+
+# -- building places --------------------------------------------------------------------------------------------
+def _key_fn(topology: Topology, granularity: str):
+    """Function CPU id -> grouping key for one granularity (None key = a place of its own)."""
+    if granularity not in ABSTRACT_NAMES:
+        raise OmpvizError(f"unknown places granularity {granularity!r}: use one of {', '.join(ABSTRACT_NAMES)}")
+    attr = {"threads": None, "cores": "core", "ll_caches": "l3", "numa_domains": "numa", "sockets": "package"}[
+        granularity
+    ]
+    by_os = topology._by_os
+
+    def key(cpu: int):
+        if attr is None:
+            return ("cpu", cpu)
+        pu = by_os.get(cpu)
+        v = None if pu is None else getattr(pu, attr)
+        # CPUs the topology knows nothing about (offline, or absent: manual lists) each get a place of their own.
+        return ("cpu", cpu) if v is None else (attr, v)
+
+    return key
+
+
+def group_places(topology: Topology, cpus: CpuSet, granularity: str) -> tuple[CpuSet, ...]:
+    """Split ``cpus`` into places of the given granularity, ordered by lowest CPU id."""
+    if granularity == "threads":
+        return tuple(CpuSet.from_mask(1 << c) for c in cpus.ids)
+    key = _key_fn(topology, granularity)
+    groups: dict[object, int] = {}
+    for c in cpus.ids:
+        k = key(c)
+        groups[k] = groups.get(k, 0) | (1 << c)
+    # dict preserves first-seen order and CPUs are visited in ascending order: ordered by lowest CPU id.
+    return tuple(CpuSet.from_mask(m) for m in groups.values())
+
+
+def abstract_places(topology: Topology, granularity: str, runtime: str = "gnu") -> tuple[CpuSet, ...]:
+    """The places a runtime builds for an abstract name when the process may use every allowed CPU.
+
+    gnu: OS order of each place's first CPU (libgomp). llvm: hwloc logical order (for ``threads`` the SMT
+    siblings of a core are adjacent; for coarser levels logical order of objects = order of their first CPU,
+    which is how ompviz's topology model numbers them).
+    """
+    allowed = topology.allowed
+    if granularity == "threads" and runtime == "llvm":
+        return tuple(CpuSet.from_mask(1 << c) for c in topology.logical_order if c in allowed)
+    return group_places(topology, allowed, granularity)
+
+
+def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str) -> str | None:
+    """``cores`` or ``cores(n)`` when both runtimes, started with the whole allowed CPU set, build exactly
+    ``places``; None otherwise.
+
+    ompviz launches every worker with the full allowed set (it never calls sched_setaffinity), so the runtime
+    expands the abstract name over the whole machine; ``name(n)`` then keeps the first n places. The worker's
+    places must therefore be exactly the first n places of that list, in the same order, for libgomp and LLVM.
+    """
+    n = len(places)
+    if n == 0:
+        return None
+    for rt in ("gnu", "llvm"):
+        full = abstract_places(topology, granularity, rt)
+        if tuple(full[:n]) != tuple(places) or n > len(full):
+            return None
+    full_len = len(abstract_places(topology, granularity, "gnu"))
+    return granularity if n == full_len else f"{granularity}({n})"
+
+
+# -- formatting -------------------------------------------------------------------------------------------------
+def format_explicit(places: Sequence[CpuSet]) -> str:
+    return ",".join(p.to_braces() for p in places)
+
+
+def _shift(p: CpuSet, by: int) -> CpuSet | None:
+    if by >= 0:
+        return CpuSet.from_mask(p.mask << by)
+    if p.first is not None and p.first + by < 0:
+        return None
+    return CpuSet.from_mask(p.mask >> -by)
+
+
+def format_intervals(places: Sequence[CpuSet]) -> str:
+    """Collapse runs of equally shifted places into place intervals; single places use resource intervals."""
+    out: list[str] = []
+    i, n = 0, len(places)
+    while i < n:
+        p = places[i]
+        j = i + 1
+        if j < n and len(places[j]) == len(p):
+            stride = places[j].first - p.first
+            if stride > 0 and _shift(p, stride) == places[j]:
+                j += 1
+                while j < n and _shift(places[j - 1], stride) == places[j]:
+                    j += 1
+                out.append(f"{p.to_omp()}:{j - i}:{stride}")
+                i = j
+                continue
+        out.append(p.to_omp())
+        i += 1
+    return ",".join(out)
+
+
+def format_places(places: Sequence[CpuSet], notation: str) -> str:
+    """``explicit`` or ``intervals`` (abstract is decided by the planner, which knows the topology)."""
+    if notation == "intervals":
+        return format_intervals(places)
+    return format_explicit(places)
+
+
+# -- parsing ----------------------------------------------------------------------------------------------------
+_ABSTRACT_RE = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*(\d+)\s*\)\s*)?$", re.IGNORECASE)
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split at commas outside braces."""
+    items, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "{":
+            if depth:
+                raise OmpvizError(f"nested braces in OMP_PLACES {text!r}: a place is one {{...}} list")
+            depth = 1
+        elif ch == "}":
+            if not depth:
+                raise OmpvizError(f"unmatched '}}' in OMP_PLACES {text!r}")
+            depth = 0
+        if ch == "," and not depth:
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if depth:
+        raise OmpvizError(f"unclosed brace in OMP_PLACES {text!r}: write e.g. {{0:4}},{{4:4}}")
+    items.append("".join(cur))
+    return items
+
+
+def _num(tok: str, what: str, text: str) -> int:
+    tok = tok.strip()
+    if not _INT_RE.match(tok):
+        raise OmpvizError(f"{tok!r} is not a number ({what}) in OMP_PLACES {text!r}")
+    return int(tok)
+
+
+def parse_places(text: str, topology: Topology | None = None, runtime: str = "gnu") -> tuple[CpuSet, ...]:
+    """Parse an OMP_PLACES value into its list of places (CPU sets, OS indices), in order.
+
+    Abstract names need ``topology`` (the places are those the runtime builds with every allowed CPU).
+    """
+    if text is None or not text.strip():
+        raise OmpvizError("empty OMP_PLACES: write e.g. cores or {0:4},{4:4}")
+    t = text.strip()
+    m = _ABSTRACT_RE.match(t)
+    if m and "{" not in t:
+        name = m.group(1).lower()
+        if name not in ABSTRACT_NAMES:
+            raise OmpvizError(f"unknown OMP_PLACES name {name!r}: use one of {', '.join(ABSTRACT_NAMES)}")
+        if topology is None:
+            raise OmpvizError(f"OMP_PLACES={t} depends on the machine: a topology is needed to expand it")
+        full = abstract_places(topology, name, runtime)
+        if m.group(2) is None:
+            return full
+        n = int(m.group(2))
+        if n < 1:
+            raise OmpvizError(f"OMP_PLACES={t}: the count must be at least 1")
+        return full[:n]
+    places: list[CpuSet] = []
+    for item in _split_top(t):
+        it = item.strip()
+        if not it:
+            raise OmpvizError(f"empty item in OMP_PLACES {text!r}: remove the extra comma")
+        neg = it.startswith("!")
+        if neg:
+            it = it[1:].lstrip()
+        if not it.startswith("{"):
+            raise OmpvizError(f"{item.strip()!r} in OMP_PLACES {text!r} is not a place: write e.g. {{0,1}}")
+        close = it.index("}")
+        place = parse_omp_place(it[: close + 1])
+        rest = it[close + 1 :].strip()
+        length, stride = 1, 1
+        if rest:
+            if not rest.startswith(":"):
+                raise OmpvizError(f"unexpected {rest!r} after a place in OMP_PLACES {text!r}")
+            parts = rest[1:].split(":")
+            if len(parts) > 2:
+                raise OmpvizError(f"{item.strip()!r} in OMP_PLACES {text!r}: a place interval is {{..}}:len[:stride]")
+            length = _num(parts[0], "length", text)
+            if length < 1:
+                raise OmpvizError(f"place interval {item.strip()!r} in OMP_PLACES {text!r} has length < 1")
+            if len(parts) == 2:
+                stride = _num(parts[1], "stride", text)
+        if neg and length != 1:
+            raise OmpvizError(f"'!{it}' in OMP_PLACES {text!r}: '!' excludes one place, not a place interval")
+        expanded = []
+        for k in range(length):
+            p = _shift(place, k * stride)
+            if p is None or (p.last is not None and p.last > MAX_CPU):
+                raise OmpvizError(f"place interval {item.strip()!r} in OMP_PLACES {text!r} leaves the CPU range")
+            expanded.append(p)
+        if neg:
+            # The OpenMP exclusion operator on a place removes that place from the list built so far.
+            places = [p for p in places if p != place]
+        else:
+            places.extend(expanded)
+    return tuple(places)

@@ -1,0 +1,316 @@
+"""Warnings about a plan: stable codes, severity info|warning|error, the ranks and CPUs involved.
+
+Codes (stable: the TUI, exports and scripts key on them):
+  nothing-left          error    no usable CPU after --reserve / SMT policy
+  threads-lt-1          error    OMP_NUM_THREADS < 1
+  empty-rank            error    a rank ends up with no CPU
+  more-ranks-than-cpus  error    ranks must share CPUs
+  more-ranks-than-cores warning  ranks split on single CPUs (SMT siblings serve different ranks)
+  cpu-not-exist         error    a rank names a CPU the machine does not have
+  cpu-offline           warning  a rank includes offline CPUs
+  cpu-not-allowed       warning  a rank includes CPUs outside the allowed set (cgroup / affinity)
+  reserved-in-rank      warning  a manual list includes reserved CPUs (they are removed)
+  overlap               warning  two ranks share CPUs
+  oversubscribed        warning  more threads than CPUs in a rank
+  threads-share-places  info     more threads than places (several threads per place, CPUs suffice)
+  spans-package         warning  a rank spans packages
+  spans-numa            warning  a rank spans NUMA nodes (info when the numa strategy gave whole nodes)
+  smt-split             warning  SMT siblings of one core are in different ranks
+  unequal-ranks         info|warning ranks of unequal size (warning when they differ by more than one core)
+  runtime-differs       warning  libgomp and LLVM libomp put threads on different places for this plan
+  abstract-exact        info     why an abstract OMP_PLACES name is exact
+  abstract-fallback     info     why explicit places were written instead of an abstract name
+  alt-env-approx        info     GOMP_CPU_AFFINITY/KMP_AFFINITY pin each thread to one CPU of a wider place
+  ranks-from-cpus, no-numa-info, no-l3-info   info
+  vllm-*                vLLM emulation (see ompviz.plan.vllm)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ompviz.cpuset import CpuSet
+from ompviz.plan import runtime as rt
+from ompviz.plan.model import PlanRequest, PlanWarning, Worker
+from ompviz.topology.model import Topology
+
+_SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def sort(warns: Iterable[PlanWarning]) -> list[PlanWarning]:
+    """Errors first, then warnings, then info; stable within a severity."""
+    return sorted(warns, key=lambda w: _SEV_ORDER.get(w.severity, 3))
+
+
+def ranks_text(ranks: Sequence[int]) -> str:
+    """'rank 3' / 'ranks 0-2,5' (range notation, short even for 64 ranks)."""
+    if len(ranks) == 1:
+        return f"rank {ranks[0]}"
+    return "ranks " + CpuSet(ranks).to_list()
+
+
+def check(
+    topology: Topology,
+    request: PlanRequest,
+    workers: Sequence[Worker],
+    candidates: CpuSet,
+    *,
+    names: dict[int, str | None] | None = None,
+    alt_inexact: Sequence[int] = (),
+) -> list[PlanWarning]:
+    out: list[PlanWarning] = []
+    add = out.append
+    names = names or {}
+    vllm = request.strategy == "vllm"
+
+    if not vllm and request.strategy != "manual" and not candidates:
+        allowed = topology.allowed
+        why = "--reserve and --smt leave" if allowed else "the machine has"
+        add(
+            PlanWarning(
+                "nothing-left",
+                "error",
+                f"{why} no usable CPU: reserve fewer CPUs (allowed: {allowed.to_list() or 'none'})",
+                cpus=request.reserve & allowed,
+            )
+        )
+    if request.threads is not None and request.threads < 1 and not vllm:
+        add(
+            PlanWarning(
+                "threads-lt-1",
+                "error",
+                f"OMP_NUM_THREADS={request.threads}: a team needs at least 1 thread; use --threads 1 or more, or auto",
+                tuple(w.rank for w in workers),
+            )
+        )
+
+    # per-rank CPU problems
+    existing = topology.all_cpus
+    offline = topology.offline
+    disallowed = topology.disallowed
+    bad_exist: dict[int, CpuSet] = {}
+    for w in workers:
+        if not w.cpus and not (vllm and not w.env):
+            add(PlanWarning("empty-rank", "error", f"rank {w.rank} has no CPU left", (w.rank,)))
+        ne = w.cpus - existing
+        if ne:
+            bad_exist[w.rank] = ne
+            add(
+                PlanWarning(
+                    "cpu-not-exist",
+                    "error",
+                    f"rank {w.rank} names CPUs {ne.to_list()} that {topology.name} does not have "
+                    f"(CPUs: {existing.to_list()})",
+                    (w.rank,),
+                    ne,
+                )
+            )
+        off = w.cpus & offline
+        if off:
+            add(
+                PlanWarning(
+                    "cpu-offline",
+                    "warning",
+                    f"rank {w.rank} includes offline CPUs {off.to_list()}: the runtime drops them (libgomp says so)",
+                    (w.rank,),
+                    off,
+                )
+            )
+        dis = w.cpus & disallowed
+        if dis:
+            add(
+                PlanWarning(
+                    "cpu-not-allowed",
+                    "warning",
+                    f"rank {w.rank} includes CPUs {dis.to_list()} outside the allowed set (cgroup/affinity): "
+                    "the process cannot run there",
+                    (w.rank,),
+                    dis,
+                )
+            )
+
+    # overlap
+    seen = 0
+    shared = 0
+    for w in workers:
+        m = w.cpus.mask
+        shared |= seen & m
+        seen |= m
+    if shared:
+        shared_set = CpuSet.from_mask(shared)
+        ranks = tuple(w.rank for w in workers if w.cpus.mask & shared)
+        add(
+            PlanWarning(
+                "overlap",
+                "warning",
+                f"{ranks_text(ranks)} share CPUs {shared_set.to_list()}: their threads will compete for them",
+                ranks,
+                shared_set,
+            )
+        )
+
+    # threads vs places / CPUs
+    over, share = [], []
+    for w in workers:
+        if w.num_threads < 1 or not w.places:
+            continue
+        if w.num_threads > len(w.cpus):
+            over.append(w)
+        elif w.num_threads > len(w.places) and request.bind != "false":
+            share.append(w)
+    if over:
+        w0 = over[0]
+        add(
+            PlanWarning(
+                "oversubscribed",
+                "warning",
+                f"{ranks_text([w.rank for w in over])}: {w0.num_threads} threads on {len(w0.cpus)} CPUs "
+                "(oversubscribed: threads time-share CPUs)",
+                tuple(w.rank for w in over),
+                CpuSet.union_all(w.cpus for w in over),
+            )
+        )
+    if share:
+        w0 = share[0]
+        add(
+            PlanWarning(
+                "threads-share-places",
+                "info",
+                f"{ranks_text([w.rank for w in share])}: {w0.num_threads} threads on {len(w0.places)} places: "
+                "several threads share each place (each place has enough CPUs)",
+                tuple(w.rank for w in share),
+            )
+        )
+
+    # spans packages / NUMA nodes
+    by_os = topology._by_os
+    whole_numa = request.strategy == "numa" and request.ranks <= len(topology.numa_nodes)
+    for attr, code, what in (("package", "spans-package", "packages"), ("numa", "spans-numa", "NUMA nodes")):
+        spanning = []
+        for w in workers:
+            vals = {getattr(by_os[c], attr) for c in w.cpus.ids if c in by_os and getattr(by_os[c], attr) is not None}
+            if len(vals) > 1:
+                spanning.append((w, vals))
+        if spanning:
+            sev = "info" if (code == "spans-numa" and whole_numa) else "warning"
+            w0, vals = spanning[0]
+            tail = (
+                " (whole nodes, as asked: fewer ranks than NUMA nodes)"
+                if sev == "info"
+                else ": memory and cache traffic cross the interconnect"
+            )
+            add(
+                PlanWarning(
+                    code,
+                    sev,
+                    f"{ranks_text([w.rank for w, _ in spanning])} span {len(vals)} {what}{tail}",
+                    tuple(w.rank for w, _ in spanning),
+                    CpuSet.union_all(w.cpus for w, _ in spanning),
+                )
+            )
+
+    # SMT siblings split between ranks
+    rank_of: dict[int, int] = {}
+    for w in workers:
+        for c in w.cpus.ids:
+            rank_of.setdefault(c, w.rank)
+    split_cpus = 0
+    split_ranks: set[int] = set()
+    for core in topology.cores:
+        rs = {rank_of[c] for c in core.cpus.ids if c in rank_of}
+        if len(rs) > 1:
+            split_cpus |= core.cpus.mask
+            split_ranks |= rs
+    if split_cpus:
+        add(
+            PlanWarning(
+                "smt-split",
+                "warning",
+                f"SMT siblings of {CpuSet.from_mask(split_cpus).to_list()} are in different ranks "
+                f"({ranks_text(sorted(split_ranks))}): those ranks share cores",
+                tuple(sorted(split_ranks)),
+                CpuSet.from_mask(split_cpus),
+            )
+        )
+
+    # unequal sizes
+    sized = [w for w in workers if w.cpus]
+    if len(sized) > 1 and not vllm:
+        sizes = [len(w.cpus) for w in sized]
+        lo, hi = min(sizes), max(sizes)
+        if lo != hi:
+            per_core = max(1, topology.smt if request.smt == "all" else 1)
+            sev = "info" if hi - lo <= per_core else "warning"
+            big = tuple(w.rank for w in sized if len(w.cpus) == hi)
+            add(
+                PlanWarning(
+                    "unequal-ranks",
+                    sev,
+                    f"ranks have {lo} to {hi} CPUs ({ranks_text(big)} {'gets' if len(big) == 1 else 'get'} {hi}): "
+                    + (
+                        "the cores do not divide evenly"
+                        if sev == "info"
+                        else "work split evenly between ranks will wait for the smallest"
+                    ),
+                    big,
+                )
+            )
+
+    # runtime differences
+    if request.bind in ("close", "spread", "true"):
+        diff = [
+            w
+            for w in workers
+            if w.places and w.num_threads >= 1 and rt.runtime_differs(request.bind, len(w.places), w.num_threads)
+        ]
+        if diff:
+            w0 = diff[0]
+            g = " ".join(str(t.place) for t in w0.gnu)
+            lv = " ".join(str(t.place) for t in w0.llvm)
+            add(
+                PlanWarning(
+                    "runtime-differs",
+                    "warning",
+                    f"libgomp and LLVM libomp place threads differently here ({ranks_text([w.rank for w in diff])}: "
+                    f"{w0.num_threads} threads on {len(w0.places)} places, OMP_PROC_BIND={request.bind}; "
+                    f"place per thread: libgomp {g} / LLVM {lv})",
+                    tuple(w.rank for w in diff),
+                )
+            )
+
+    # notation
+    if request.notation == "abstract" and workers and not vllm:
+        exact = [w.rank for w in workers if names.get(w.rank)]
+        fallback = [w.rank for w in workers if w.places and not names.get(w.rank)]
+        if exact:
+            add(
+                PlanWarning(
+                    "abstract-exact",
+                    "info",
+                    f"OMP_PLACES={names[exact[0]]} is exact for {ranks_text(exact)}: ompviz starts each worker with "
+                    "the whole allowed CPU set, and both libgomp and LLVM expand the name to exactly these places",
+                    tuple(exact),
+                )
+            )
+        if fallback:
+            add(
+                PlanWarning(
+                    "abstract-fallback",
+                    "info",
+                    f"OMP_PLACES written explicitly for {ranks_text(fallback)}: ompviz starts workers without "
+                    f"restricting their affinity, so '{request.places}' would expand over the whole machine, "
+                    "not over the rank's CPUs",
+                    tuple(fallback),
+                )
+            )
+    if alt_inexact:
+        add(
+            PlanWarning(
+                "alt-env-approx",
+                "info",
+                f"GOMP_CPU_AFFINITY / KMP_AFFINITY pin each thread to one CPU; the places of "
+                f"{ranks_text(list(alt_inexact))} have several CPUs, so they are tighter than OMP_PLACES",
+                tuple(alt_inexact),
+            )
+        )
+    return out
