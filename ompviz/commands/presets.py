@@ -13,6 +13,7 @@ def run(args: argparse.Namespace) -> int:
     from ompviz.topology.presets import PRESETS
 
     width = max(len(n) for n in PRESETS)
+    print("Built-in machines (use as --topology preset:NAME):")
     for name, preset in PRESETS.items():
-        print(f"preset:{name:<{width}}  {preset.title}")
+        print(f"  {name:<{width}}  {preset.title}")
     return 0
