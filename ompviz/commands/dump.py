@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ompviz.commands.common import add_topology_argument
 
@@ -16,10 +15,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ompviz.topology import load
-    from ompviz.topology.snapshot import to_snapshot
+    from ompviz.topology.snapshot import dumps_snapshot
 
-    text = json.dumps(to_snapshot(load(args.topology or "live")), indent=1) + "\n"
-    if args.output:
+    text = dumps_snapshot(load(args.topology or "live"))
+    if args.output and args.output != "-":
         from ompviz.fileio import write_atomic
 
         write_atomic(args.output, text, force=args.force)
