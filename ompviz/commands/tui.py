@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ompviz.commands.common import add_plan_arguments, add_topology_argument
+from ompviz.errors import OmpvizError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,7 +16,71 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_plan_arguments(p)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ompviz.errors import OmpvizError
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise OmpvizError(f"--size {text!r}: write WIDTHxHEIGHT, e.g. 160x50") from None
+    if not (20 <= w <= 1000 and 8 <= h <= 500):
+        raise OmpvizError(f"--size {text!r}: width 20-1000 and height 8-500, e.g. 160x50")
+    return w, h
 
-    raise OmpvizError("the interactive explorer is not available yet")
+
+def _from_config(path: str):
+    """(topology, request) from a saved config, via the export issue's loader."""
+    try:
+        from ompviz.export.config import load_config
+    except ImportError:
+        raise OmpvizError(f"--config {path}: saved configs are not supported by this installation") from None
+    cfg = load_config(path)
+    topo = getattr(cfg, "topology", None)
+    req = getattr(cfg, "request", None)
+    if topo is None or req is None:
+        raise OmpvizError(f"--config {path}: the config holds no topology or request")
+    return topo, req
+
+
+def build_app(args: argparse.Namespace):
+    """The app for these arguments; raises OmpvizError for bad input before any terminal is touched."""
+    from ompviz.commands.common import request_from_args
+    from ompviz.topology import load
+
+    base = None
+    topo = None
+    if getattr(args, "config", None):
+        topo, base = _from_config(args.config)
+    if args.topology or topo is None:
+        topo = load(args.topology or "live")
+    request = request_from_args(args, base)
+
+    from ompviz.tui.app import OmpvizApp
+
+    return OmpvizApp(topo, request)
+
+
+def screenshot(app, path: str, size: tuple[int, int]) -> None:
+    """Run the app headless at ``size``, wait for the first settled frame, save an SVG and exit."""
+    from ompviz.fileio import write_atomic
+
+    captured: list[str] = []
+
+    async def shoot(pilot) -> None:
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        captured.append(pilot.app.export_screenshot())
+        pilot.app.exit()
+
+    app.run(headless=True, size=size, auto_pilot=shoot)
+    if not captured:
+        raise OmpvizError("--screenshot: the app exited before its first frame")
+    write_atomic(path, captured[0], force=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    size = parse_size(args.size)
+    app = build_app(args)
+    if args.screenshot:
+        screenshot(app, args.screenshot, size)
+        return 0
+    app.run()
+    return 0

@@ -1,0 +1,383 @@
+"""The explorer app. It owns no planning logic: it holds the current Topology and PlanRequest, calls the core's
+``plan()`` on every change, and hands the resulting immutable Plan to the widgets inside one batch update."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from ompviz.cpuset import CpuSet
+from ompviz.errors import OmpvizError
+from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning
+from ompviz.topology.model import Topology
+from ompviz.tui.widgets.controls import Controls
+from ompviz.tui.widgets.panels import (
+    ThreadTable,
+    WarningList,
+    WorkerTable,
+    explain_text,
+    header_text,
+    legend_text,
+    pu_info_text,
+    worker_env_text,
+)
+from ompviz.tui.widgets.topomap import MapState, TopologyMap
+
+# Dialogs provided by the export and live issues; the keys are offered only once these modules exist.
+OPTIONAL_SCREENS = {
+    "export": ("ompviz.tui.screens.export", "ExportScreen"),
+    "run_live": ("ompviz.tui.screens.live", "LiveScreen"),
+}
+
+
+def _cycle(options: tuple[str, ...], current: str) -> str:
+    return options[(options.index(current) + 1) % len(options)] if current in options else options[0]
+
+
+def default_planner() -> Callable[[Topology, PlanRequest], Plan] | None:
+    try:
+        from ompviz.plan import plan
+    except ImportError:
+        return None
+    return plan
+
+
+def default_loader(source: str) -> Topology:
+    from ompviz.topology import load
+
+    return load(source)
+
+
+class OmpvizApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "ompviz"
+    AUTO_FOCUS = "#map"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "ranks(1)", "Rank+", key_display="+"),
+        Binding("minus", "ranks(-1)", "Rank-", key_display="-"),
+        Binding("s", "next_strategy", "Strategy"),
+        Binding("b", "next_bind", "Bind"),
+        Binding("t", "next_smt", "SMT"),
+        Binding("p", "next_places", "Places", show=False),
+        Binding("o", "toggle_numbering", "OS/L#"),
+        Binding("z", "fold", "Fold"),
+        Binding("c", "toggle_controls", "Controls", show=False),
+        Binding("e", "export", "Export"),
+        Binding("r", "run_live", "Run"),
+        Binding("l", "load", "Load"),
+        Binding("escape", "clear_highlight", "Clear", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        topology: Topology,
+        request: PlanRequest | None = None,
+        *,
+        planner: Callable[[Topology, PlanRequest], Plan] | None = None,
+        loader: Callable[[str], Topology] | None = None,
+    ) -> None:
+        super().__init__()
+        self.topology = topology
+        self.request = request or PlanRequest()
+        self._planner = planner or default_planner()
+        self._loader = loader or default_loader
+        self.plan: Plan | None = None
+        self.plan_error: str | None = None
+        self.selected_rank: int | None = 0
+        self.warning: PlanWarning | None = None
+        self._replan(self.request, notify=False)
+
+    # -- layout ----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(header_text(self.topology), id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield Controls(self.request, id="controls")
+                with VerticalScroll(id="worker-env-scroll"):
+                    yield Static("", id="worker-env")
+                yield Static("", id="pu-info")
+            with Vertical(id="main"):
+                yield Static("", id="legend")
+                yield TopologyMap(self.topology, id="map")
+                with TabbedContent(id="panels"):
+                    with TabPane("Preview", id="tab-preview"):
+                        with Horizontal(id="preview"):
+                            yield WorkerTable(id="workers")
+                            yield ThreadTable(id="threads")
+                    with TabPane("Warnings", id="tab-warnings"):
+                        yield WarningList(id="warnings")
+                    with TabPane("Explain", id="tab-explain"):
+                        with VerticalScroll(id="explain-scroll"):
+                            yield Static("", id="explain")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sidebar").border_title = "Plan request"
+        self.query_one("#pu-info").border_title = "PU under the mouse"
+        self._show_pu(CpuSet(), None)
+        self.query_one("#workers").border_title = "Workers"
+        self._show_plan()
+
+    # -- core calls ------------------------------------------------------------------------------
+    def _replan(self, request: PlanRequest, *, notify: bool = True) -> bool:
+        """Plan ``request``; on success it becomes the current request. Errors are shown, never raised."""
+        if self._planner is None:
+            self.request, self.plan = request, None
+            self.plan_error = "the planner (ompviz.plan) is not available in this installation"
+            return False
+        try:
+            plan = self._planner(self.topology, request)
+        except OmpvizError as e:
+            self.plan_error = str(e)
+        except Exception as e:  # a planner bug must not take the explorer down with the user's session
+            self.plan_error = f"planner failed: {type(e).__name__}: {e}"
+        else:
+            self.request, self.plan, self.plan_error = request, plan, None
+            if self.selected_rank is not None and self.selected_rank >= len(plan.workers):
+                self.selected_rank = 0 if plan.workers else None
+            self.warning = None
+            return True
+        if notify:
+            self.notify(self.plan_error, title="Cannot plan", severity="error", timeout=6)
+        return False
+
+    def set_request(self, request: PlanRequest) -> None:
+        """Every control, key and click ends here: replan and repaint in one batch."""
+        ok = self._replan(request)
+        if self.is_mounted:
+            with self.batch_update():
+                self._show_plan(reflect_controls=ok)
+                self._show_form_error()
+
+    # -- painting --------------------------------------------------------------------------------
+    def _show_form_error(self) -> None:
+        err = self.query_one("#err-form", Static)
+        controls = self.query_one(Controls)
+        msgs = [m for k, m in controls.errors.items() if k != "reserve"]
+        if self.plan_error:
+            msgs.append(self.plan_error)
+        err.update("\n".join(msgs))
+        err.set_class(bool(msgs), "-shown")
+
+    def _show_plan(self, reflect_controls: bool = True) -> None:
+        plan = self.plan
+        if reflect_controls:
+            self.query_one(Controls).show_request(self.request)
+        self.query_one("#legend", Static).update(legend_text(plan))
+        self.query_one(WorkerTable).show_plan(plan)
+        self.query_one(WarningList).show_plan(plan)
+        n_warn = len(plan.warnings) if plan else 0
+        errors = sum(1 for w in plan.warnings if w.severity == "error") if plan else 0
+        tabs = self.query_one("#panels", TabbedContent)
+        tabs.get_tab("tab-warnings").label = f"Warnings ({n_warn})" + (" ✖" if errors else "")
+        self.query_one("#explain", Static).update(explain_text(plan, self._explanation()))
+        self._show_worker()
+        self._show_form_error()
+        self._update_map()
+
+    def _explanation(self) -> tuple[str, ...]:
+        if self.plan is None:
+            return ()
+        if self.plan.explanation:
+            return self.plan.explanation
+        try:
+            mod = importlib.import_module("ompviz.plan.explain")
+            fn = getattr(mod, "explain", None)
+            return tuple(fn(self.topology, self.plan)) if fn else ()
+        except Exception:
+            return ()
+
+    def _worker(self):
+        if self.plan is None or self.selected_rank is None:
+            return None
+        for w in self.plan.workers:
+            if w.rank == self.selected_rank:
+                return w
+        return None
+
+    def _show_worker(self) -> None:
+        worker = self._worker()
+        self.query_one(ThreadTable).show_worker(worker, self.request.runtime)
+        self.query_one("#worker-env", Static).update(worker_env_text(worker, self.plan_error))
+        scroll = self.query_one("#worker-env-scroll")
+        scroll.border_title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
+
+    def _update_map(self) -> None:
+        plan = self.plan
+        highlight = CpuSet()
+        if self.warning is not None and plan is not None:
+            highlight = self.warning.cpus
+            for w in plan.workers:
+                if w.rank in self.warning.ranks and not self.warning.cpus:
+                    highlight = highlight | w.cpus
+        worker = self._worker()
+        self.query_one(TopologyMap).set_state(
+            MapState(
+                plan.owner_map() if plan else {},
+                self.request.reserve,
+                highlight,
+                worker.cpus if worker is not None else CpuSet(),
+            )
+        )
+
+    # -- messages from widgets ---------------------------------------------------------------------
+    def on_controls_request_changed(self, event: Controls.RequestChanged) -> None:
+        self.set_request(event.request)
+
+    def on_topology_map_pu_clicked(self, event: TopologyMap.PUClicked) -> None:
+        reserve = self.request.reserve ^ CpuSet([event.cpu])
+        self.set_request(dataclasses.replace(self.request, reserve=reserve))
+        self._show_pu(CpuSet([event.cpu]), event.cpu)
+
+    def on_topology_map_cell_hovered(self, event: TopologyMap.CellHovered) -> None:
+        self._show_pu(event.cpus, event.pu)
+
+    def _show_pu(self, cpus: CpuSet, pu: int | None) -> None:
+        self.query_one("#pu-info", Static).update(pu_info_text(self.topology, self.plan, cpus, pu))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not isinstance(event.data_table, WorkerTable) or event.row_key is None or event.row_key.value is None:
+            return
+        rank = int(event.row_key.value)
+        if rank != self.selected_rank:
+            self.selected_rank = rank
+            self._show_worker()
+            self._update_map()
+
+    def on_warning_list_selected(self, event: WarningList.Selected) -> None:
+        self.warning = event.warning
+        self._update_map()
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_ranks(self, delta: int) -> None:
+        self.set_request(dataclasses.replace(self.request, ranks=max(1, self.request.ranks + delta)))
+
+    def action_next_strategy(self) -> None:
+        self.set_request(dataclasses.replace(self.request, strategy=_cycle(STRATEGIES, self.request.strategy)))
+
+    def action_next_bind(self) -> None:
+        self.set_request(dataclasses.replace(self.request, bind=_cycle(BIND_POLICIES, self.request.bind)))
+
+    def action_next_smt(self) -> None:
+        self.set_request(dataclasses.replace(self.request, smt=_cycle(SMT_POLICIES, self.request.smt)))
+
+    def action_next_places(self) -> None:
+        self.set_request(dataclasses.replace(self.request, places=_cycle(PLACES, self.request.places)))
+
+    def action_toggle_numbering(self) -> None:
+        m = self.query_one(TopologyMap)
+        m.set_numbering("logical" if m.numbering == "os" else "os")
+
+    def action_fold(self) -> None:
+        self.query_one(TopologyMap).next_fold()
+
+    def action_toggle_controls(self) -> None:
+        self.query_one("#sidebar").toggle_class("-toggled")
+
+    def action_clear_highlight(self) -> None:
+        if self.warning is not None:
+            self.warning = None
+            self._update_map()
+
+    def action_help(self) -> None:
+        from ompviz.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_load(self) -> None:
+        from ompviz.tui.screens.load import LoadScreen
+
+        self.push_screen(LoadScreen(self._loader), self._loaded)
+
+    def _loaded(self, topology: Topology | None) -> None:
+        if topology is not None:
+            self.set_topology(topology)
+
+    def set_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self.selected_rank = 0
+        with self.batch_update():
+            self.query_one("#header", Static).update(header_text(topology))
+            self.query_one(TopologyMap).set_topology(topology)
+            # Reserved CPUs that do not exist on the new machine would only produce errors.
+            keep = CpuSet(c for c in self.request.reserve if topology.has_pu(c))
+            self.set_request(dataclasses.replace(self.request, reserve=keep))
+            self._show_pu(CpuSet(), None)
+        self.notify(f"Loaded {topology.name} ({topology.source})", timeout=3)
+
+    def _optional_screen(self, action: str) -> type[Screen] | None:
+        mod_name, attr = OPTIONAL_SCREENS[action]
+        try:
+            return getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError):
+            return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in OPTIONAL_SCREENS:
+            return self._optional_screen(action) is not None
+        return True
+
+    def action_export(self) -> None:
+        self._open_optional("export")
+
+    def action_run_live(self) -> None:
+        self._open_optional("run_live")
+
+    def _open_optional(self, action: str) -> None:
+        screen = self._optional_screen(action)
+        if screen is None or self.plan is None:
+            return
+        self.push_screen(screen(self.topology, self.plan))
+
+    # -- command palette -------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("One rank more", "ranks + 1 (+)", lambda: self.action_ranks(1))
+        yield SystemCommand("One rank fewer", "ranks - 1 (-)", lambda: self.action_ranks(-1))
+        for s in STRATEGIES:
+            yield SystemCommand(f"Strategy: {s}", "split CPUs between ranks this way", self._setter("strategy", s))
+        for b in BIND_POLICIES:
+            yield SystemCommand(f"Bind: {b}", "OMP_PROC_BIND", self._setter("bind", b))
+        for s in SMT_POLICIES:
+            yield SystemCommand(f"SMT: {s}", "hardware threads used per core", self._setter("smt", s))
+        for p in PLACES:
+            yield SystemCommand(f"Places: {p}", "granularity of OMP_PLACES", self._setter("places", p))
+        yield SystemCommand("Toggle OS / logical numbering", "map numbers (o)", self.action_toggle_numbering)
+        yield SystemCommand("Fold level", "auto, PU, core, L3, NUMA (z)", self.action_fold)
+        yield SystemCommand("Show/hide controls", "the request form (c)", self.action_toggle_controls)
+        yield SystemCommand("Load topology", "file, preset or synthetic (l)", self.action_load)
+        yield SystemCommand("Help", "keys and concepts (?)", self.action_help)
+        if self._optional_screen("export") is not None:
+            yield SystemCommand("Export", "launch configs for this plan (e)", self.action_export)
+        if self._optional_screen("run_live") is not None:
+            yield SystemCommand("Run live", "launch and verify the binding (r)", self.action_run_live)
+        from ompviz.tui.screens.load import preset_items
+
+        for name, title in preset_items():
+            yield SystemCommand(f"Preset: {name}", title, self._preset_loader(name))
+
+    def _setter(self, name: str, value: str) -> Callable[[], None]:
+        return lambda: self.set_request(dataclasses.replace(self.request, **{name: value}))
+
+    def _preset_loader(self, name: str) -> Callable[[], None]:
+        def load() -> None:
+            try:
+                topo = self._loader(f"preset:{name}")
+            except OmpvizError as e:
+                self.notify(str(e), severity="error")
+                return
+            self.set_topology(topo)
+
+        return load

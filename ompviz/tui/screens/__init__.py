@@ -1,0 +1,1 @@
+"""Modal screens of the explorer: help, load a topology."""

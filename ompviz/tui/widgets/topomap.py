@@ -1,0 +1,326 @@
+"""The topology map: ONE scrollable widget drawn with the line API (render_line -> Strip) and a strip cache.
+
+GUIDE §2 (toolong): thousands of PU cells as one widget repaint in milliseconds; as widgets they would not.
+Geometry comes from ``maplayout`` (recomputed only on resize / fold / numbering / topology change); colours come
+from the current plan snapshot (only the strip cache is dropped when the plan changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ompviz.cpuset import CpuSet
+from ompviz.plan.model import Plan
+from ompviz.topology.model import Topology
+from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
+
+# Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
+# reuse colours (the legend says which ranks share one).
+PALETTE = (
+    "#5fafff",
+    "#ffaf5f",
+    "#87d787",
+    "#ff8787",
+    "#d7afff",
+    "#d7d75f",
+    "#5fd7d7",
+    "#ffafd7",
+    "#afafaf",
+    "#87af87",
+    "#d7af87",
+    "#afd7ff",
+)
+
+# Marks in the last column of a cell; the legend and help explain them.
+MARKS = {
+    "offline": "-",
+    "disallowed": "x",
+    "reserved": "r",
+    "overlap": "!",
+    "several": "+",
+    "highlight": "*",
+}
+
+
+def rank_style(rank: int) -> Style:
+    return Style(color="#000000", bgcolor=PALETTE[rank % len(PALETTE)])
+
+
+@dataclass(frozen=True, slots=True)
+class MapState:
+    """Everything the colours depend on (an immutable snapshot handed over by the app)."""
+
+    owners: dict  # cpu -> tuple of ranks
+    reserve: CpuSet
+    highlight: CpuSet
+    selected: CpuSet  # CPUs of the selected worker
+
+
+class TopologyMap(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    TopologyMap {
+        scrollbar-gutter: stable;
+        background: $surface;
+    }
+    TopologyMap > .topomap--header { color: $text-primary; text-style: bold; }
+    TopologyMap > .topomap--label { color: $text-muted; }
+    TopologyMap > .topomap--free { color: $text; background: $boost; }
+    TopologyMap > .topomap--reserved { color: $text-warning; background: $warning-muted; text-style: bold; }
+    TopologyMap > .topomap--disallowed { color: $text-disabled; text-style: strike; }
+    TopologyMap > .topomap--offline { color: $text-disabled; text-style: italic; }
+    TopologyMap > .topomap--overlap { color: $text-error; background: $error-muted; text-style: bold; }
+    TopologyMap > .topomap--hover { text-style: bold reverse; }
+    """
+
+    COMPONENT_CLASSES = {
+        "topomap--header",
+        "topomap--label",
+        "topomap--free",
+        "topomap--reserved",
+        "topomap--disallowed",
+        "topomap--offline",
+        "topomap--overlap",
+        "topomap--hover",
+    }
+
+    @dataclass
+    class PUClicked(Message):
+        cpu: int
+
+    @dataclass
+    class CellHovered(Message):
+        cpus: CpuSet  # empty when the pointer left the cells
+        pu: int | None
+        role: str
+
+    def __init__(self, topology: Topology, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.topology = topology
+        self.numbering = "os"
+        self.fold = "auto"  # or one of LEVELS
+        self.state = MapState({}, CpuSet(), CpuSet(), CpuSet())
+        self._layout: MapLayout | None = None
+        self._layout_key: tuple | None = None
+        self._layout_cache: dict[tuple, MapLayout] = {}
+        self._strips: dict[int, Strip] = {}
+        self._hover: Cell | None = None
+
+    # -- inputs from the app ---------------------------------------------------------------------
+    def set_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self._layout_cache.clear()
+        self._hover = None
+        self._relayout()
+
+    def set_state(self, state: MapState) -> None:
+        self.state = state
+        self._strips.clear()
+        self.refresh()
+
+    def set_numbering(self, numbering: str) -> None:
+        self.numbering = numbering
+        self._relayout()
+
+    def set_fold(self, fold: str) -> None:
+        self.fold = fold
+        self._relayout()
+
+    @property
+    def level(self) -> str:
+        return self._layout.level if self._layout else "pu"
+
+    def next_fold(self) -> str:
+        """auto -> pu -> core -> l3 -> numa -> auto."""
+        order = ("auto", *LEVELS)
+        self.set_fold(order[(order.index(self.fold) + 1) % len(order)])
+        return self.fold
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _content_size(self) -> tuple[int, int]:
+        region = self.scrollable_content_region
+        return max(region.width, 8), max(region.height, 1)
+
+    def _build(self, width: int, level: str) -> MapLayout:
+        key = (width, level, self.numbering)
+        lay = self._layout_cache.get(key)
+        if lay is None:
+            lay = self._layout_cache[key] = build_layout(self.topology, width, level, self.numbering)
+        return lay
+
+    def _relayout(self) -> None:
+        width, height = self._content_size()
+        if self.fold == "auto":
+            level = LEVELS[-1]
+            for lv in LEVELS:
+                if self._build(width, lv).height <= height:
+                    level = lv
+                    break
+        else:
+            level = self.fold
+        self._layout = self._build(width, level)
+        self._strips.clear()
+        self.virtual_size = Size(self._layout.width, self._layout.height)
+        title = f"Topology · {LEVEL_NAMES[level]} view{' (auto)' if self.fold == 'auto' else ''} · "
+        title += "logical L# numbering" if self.numbering == "logical" else "OS P# numbering"
+        self.border_title = title
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def on_mount(self) -> None:
+        self._relayout()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        strip = self._strips.get(index)
+        if strip is None:
+            strip = self._strips[index] = self._render_full_line(index)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _render_full_line(self, index: int) -> Strip:
+        lay = self._layout
+        if lay is None or index >= lay.height:
+            return Strip.blank(0)
+        base = self.rich_style
+        segments: list[Segment] = []
+        x = 0
+        for cell in lay.lines[index]:
+            if cell.x > x:
+                segments.append(Segment(" " * (cell.x - x), base))
+            text, style = self._cell_look(cell)
+            segments.append(Segment(text, base + style))
+            x = cell.x + len(text)
+        return Strip(segments, x)
+
+    def _cell_look(self, cell: Cell) -> tuple[str, Style]:
+        cs = self.get_component_rich_style
+        role = cell.role
+        if role == "header":
+            return cell.text, cs("topomap--header")
+        if role == "label":
+            return cell.text, cs("topomap--label")
+        st = self.state
+        topo = self.topology
+        mark = " "
+        body = cell.text
+        if role in ("pu", "offline"):
+            cpu = cell.pu
+            pu = topo.pu(cpu) if cpu is not None and topo.has_pu(cpu) else None
+            ranks = st.owners.get(cpu, ())
+            if pu is None or not pu.online:
+                mark, style = MARKS["offline"], cs("topomap--offline")
+            elif not pu.allowed:
+                mark, style = MARKS["disallowed"], cs("topomap--disallowed")
+            elif cpu in st.reserve:
+                mark, style = MARKS["reserved"], cs("topomap--reserved")
+            elif len(ranks) > 1:
+                mark, style = MARKS["overlap"], cs("topomap--overlap")
+            elif ranks:
+                style = rank_style(ranks[0])
+            else:
+                style = cs("topomap--free")
+        else:
+            ranks = sorted({r for c in cell.cpus for r in st.owners.get(c, ())})
+            usable = cell.cpus & topo.allowed
+            if not usable:
+                mark, style = MARKS["disallowed"], cs("topomap--disallowed")
+            elif ranks:
+                style = rank_style(ranks[0])
+                if len(ranks) > 1:
+                    mark = MARKS["several"]
+            elif usable <= st.reserve:
+                mark, style = MARKS["reserved"], cs("topomap--reserved")
+            else:
+                style = cs("topomap--free")
+            if ranks and (cell.cpus & st.reserve):
+                mark = MARKS["reserved"]
+        hot = bool(st.highlight) and cell.cpus.intersects(st.highlight)
+        if hot:
+            style = style + Style(reverse=True, bold=True)
+            if mark == " ":
+                mark = MARKS["highlight"]
+        if st.selected and cell.cpus.intersects(st.selected):
+            style = style + Style(underline=True)
+        if self._hover is not None and self._hover.x == cell.x and self._hover.cpus == cell.cpus:
+            style = style + cs("topomap--hover")
+        text = body.rjust(cell.width - 1)[: cell.width - 1] + mark
+        return text, style
+
+    # -- mouse -----------------------------------------------------------------------------------
+    def _cell_at_event(self, event) -> Cell | None:
+        offset = event.get_content_offset(self)
+        if offset is None or self._layout is None:
+            return None
+        sx, sy = self.scroll_offset
+        cell = self._layout.cell_at(offset.x + sx, offset.y + sy)
+        if cell is None or cell.role in ("header", "label"):
+            return None
+        return cell
+
+    def on_mouse_move(self, event) -> None:
+        cell = self._cell_at_event(event)
+        if cell == self._hover:
+            return
+        self._hover = cell
+        self._strips.clear()
+        self.refresh()
+        if cell is None:
+            self.post_message(self.CellHovered(CpuSet(), None, ""))
+        else:
+            self.post_message(self.CellHovered(cell.cpus, cell.pu, cell.role))
+
+    def on_leave(self) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self._strips.clear()
+            self.refresh()
+
+    def on_click(self, event) -> None:
+        cell = self._cell_at_event(event)
+        if cell is not None and cell.role == "pu" and cell.pu is not None:
+            self.post_message(self.PUClicked(cell.pu))
+
+    # -- for tests and the app -------------------------------------------------------------------
+    def screen_offset_of(self, cpu: int) -> tuple[int, int] | None:
+        """Widget-relative (x, y) of a PU's cell if it is visible without scrolling, else None."""
+        lay = self._layout
+        if lay is None:
+            return None
+        for y, cells in enumerate(lay.lines):
+            for c in cells:
+                if c.pu == cpu and c.role == "pu":
+                    region = self.scrollable_content_region
+                    sx, sy = self.scroll_offset
+                    wx = c.x - sx + (region.x - self.region.x)
+                    wy = y - sy + (region.y - self.region.y)
+                    return (wx, wy)
+        return None
+
+    def plain_lines(self) -> list[str]:
+        """The current layout as plain text (marks included): what a reader sees, for tests."""
+        lay = self._layout
+        out = []
+        if lay is None:
+            return out
+        for cells in lay.lines:
+            line = ""
+            for c in cells:
+                text, _ = self._cell_look(c)
+                line = line.ljust(c.x) + text
+            out.append(line.rstrip())
+        return out
+
+
+def owners_of(plan: Plan | None) -> dict:
+    return plan.owner_map() if plan is not None else {}
