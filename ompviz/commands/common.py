@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 from ompviz.cpuset import parse_list
@@ -92,6 +93,7 @@ def request_from_args(args: argparse.Namespace, base: PlanRequest | None = None)
         kw["vllm_vars"] = tuple(pairs)
     elif (kw.get("strategy") or r.strategy) == "vllm" and not r.vllm_vars:
         kw["vllm_vars"] = tuple((k, os.environ[k]) for k in VLLM_VARS if k in os.environ)
-    import dataclasses
-
+    if (kw.get("strategy") or r.strategy) == "vllm" and "smt" not in kw and base is None:
+        # vLLM keeps one sibling per core unless told otherwise: emulate its default, not ompviz's "all"
+        kw["smt"] = "one"
     return dataclasses.replace(r, **kw)

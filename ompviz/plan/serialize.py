@@ -58,7 +58,8 @@ def _threads_text(w: Worker, runtime: str) -> str:
         return str(w.num_threads)
     if ts[0].place is None:
         return f"{w.num_threads} unbound"
-    return f"{w.num_threads} on {len(w.places)} places"
+    P = len(w.places)
+    return f"{w.num_threads} on {P} place{'s' if P != 1 else ''}"
 
 
 def _abbrev(s: str, width: int) -> str:
@@ -74,9 +75,14 @@ def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
     """A table rank | CPUs | OMP_PLACES | threads (fits ``width`` columns), then bind/threads env, warnings."""
     req = plan.request
     s = plan.topology_summary
+    how = (
+        "vLLM's own places and OMP_PROC_BIND=TRUE"
+        if req.strategy == "vllm"
+        else f"places {req.places}, OMP_PROC_BIND={req.bind}"
+    )
     lines = [
         f"{s.get('name', '?')} ({s.get('pus', '?')} CPUs) - strategy {req.strategy}, "
-        f"{len(plan.workers)} rank(s), places {req.places}, OMP_PROC_BIND={req.bind}, runtime {req.runtime}",
+        f"{len(plan.workers)} rank(s), {how}, runtime {req.runtime}",
     ]
     rows = [
         (str(w.rank), w.cpus.to_list() or "-", w.env_dict.get("OMP_PLACES", "-") or "-", _threads_text(w, req.runtime))

@@ -156,7 +156,7 @@ def check(
             continue
         if w.num_threads > len(w.cpus):
             over.append(w)
-        elif w.num_threads > len(w.places) and request.bind != "false":
+        elif w.num_threads > len(w.places) and request.bind != "false" and not vllm:
             share.append(w)
     if over:
         w0 = over[0]
