@@ -1,0 +1,135 @@
+"""Exporters for MPI launchers: Slurm ``srun`` with per-task CPU masks and Open MPI rankfiles."""
+
+from __future__ import annotations
+
+import shlex
+
+from ompviz.cpuset import CpuSet
+from ompviz.export.common import (
+    common_env,
+    dq_assign,
+    header,
+    placeholder_note,
+    quote_cmd,
+    rank_comment,
+)
+from ompviz.plan.model import Plan
+from ompviz.topology.model import Topology
+
+RANKFILE = "ompviz.rankfile"
+
+
+def _per_rank_wrapper(per_rank: list[list[tuple[str, str]]], selector: str, ranks: list[int]) -> str | None:
+    """A ``bash -c`` script exporting each rank's own variables, chosen by ``selector`` (e.g. $SLURM_LOCALID)."""
+    if not any(per_rank):
+        return None
+    lines = [f'case "{selector}" in']
+    for rank, env in zip(ranks, per_rank, strict=True):
+        exports = "; ".join(f"export {dq_assign(k, v)}" for k, v in env) or ":"
+        lines.append(f"  {rank}) {exports} ;;")
+    lines.append(f'  *) echo "ompviz: no binding planned for rank {selector}" >&2; exit 1 ;;')
+    lines.append("esac")
+    lines.append('exec "$@"')
+    return "\n".join(lines)
+
+
+def to_slurm(plan: Plan, topology: Topology, *, command: list[str] | None = None) -> str:
+    """``srun --cpu-bind=verbose,mask_cpu:<hex,...>`` (``map_cpu`` when every rank has one CPU) + OMP_* env."""
+    workers = [w for w in plan.workers if w.cpus]
+    out = ["#!/usr/bin/env bash"]
+    out += header(plan, topology, "slurm")
+    out += [
+        "# Slurm applies mask i (or CPU i of map_cpu) to local task i on each node; masks are hexadecimal bit masks",
+        "# of OS CPU ids (bit n = CPU n), as taskset uses them. Binding to explicit CPUs needs the whole node",
+        "# allocated to the job (e.g. sbatch --exclusive); 'verbose' makes every task print the mask it got.",
+    ]
+    out += placeholder_note(command)
+    out.append("set -euo pipefail")
+    if len(workers) != len(plan.workers):
+        missing = [w.rank for w in plan.workers if not w.cpus]
+        out.append(f"# ranks {','.join(map(str, missing))} have no CPUs in this plan and are left out")
+    if not workers:
+        out.append("echo 'ompviz: this plan gives no rank any CPU: nothing to launch' >&2")
+        out.append("exit 1")
+        return "\n".join(out) + "\n"
+    for w in workers:
+        out.append(rank_comment(topology, w))
+    sizes = {len(w.cpus) for w in workers}
+    if all(len(w.cpus) == 1 for w in workers):
+        bind = "map_cpu:" + ",".join(str(w.cpus.first) for w in workers)
+    else:
+        bind = "mask_cpu:" + ",".join(w.cpus.to_hex() for w in workers)
+    if len(sizes) > 1:
+        out.append(
+            f"# ranks have different sizes ({', '.join(map(str, sorted(sizes)))} CPUs): --cpus-per-task is the largest"
+        )
+    sub = Plan(plan.request, plan.topology_summary, tuple(workers), plan.warnings, plan.explanation)
+    shared, per_rank = common_env(sub)
+    for k, v in shared:
+        out.append(f"export {shlex.quote(f'{k}={v}')}")
+    srun = [
+        "srun",
+        f"--ntasks={len(workers)}",
+        f"--cpus-per-task={max(sizes)}",
+        f"--cpu-bind=verbose,{bind}",
+    ]
+    wrapper = _per_rank_wrapper(per_rank, "$SLURM_LOCALID", list(range(len(workers))))
+    line = " ".join(srun)
+    if wrapper:
+        out.append("# each task exports its own OMP_* values (they differ per rank), chosen by SLURM_LOCALID")
+        line += f" \\\n  bash -c {shlex.quote(wrapper)} ompviz-rank"
+    out.append(f"{line} \\\n  {quote_cmd(command)}")
+    return "\n".join(out) + "\n"
+
+
+def _logical(topology: Topology, cpus: CpuSet) -> str:
+    return CpuSet(topology.os_to_logical(cpus)).to_list()
+
+
+def to_openmpi(plan: Plan, topology: Topology, *, command: list[str] | None = None) -> str:
+    """An Open MPI rankfile (written by the script) plus the ``mpirun --rankfile ... --report-bindings`` line."""
+    workers = [w for w in plan.workers if w.cpus]
+    out = ["#!/usr/bin/env bash"]
+    out += header(plan, topology, "openmpi")
+    out += [
+        "# Open MPI 5 (PRRTE) reads rankfile slot numbers as hwloc LOGICAL indices (L#, as lstopo shows them by",
+        "# default), of cores, or of hardware threads with --use-hwthread-cpus. This file gives hwloc logical PU",
+        "# indices (converted from the plan's OS ids) and the line below passes --use-hwthread-cpus.",
+        "# Open MPI 5 spelling of the same options: --map-by rankfile:FILE=" + RANKFILE + ":HWTCPUS --display BINDINGS",
+        "# +n0 = the first host of the allocation; use a host name per line to spread ranks over nodes.",
+    ]
+    if topology.disallowed:
+        out.append(
+            "# NOTE: this machine has CPUs outside the allowed set; logical indices here count every online PU "
+            "(lstopo --whole-system)"
+        )
+    out += placeholder_note(command)
+    out.append("set -euo pipefail")
+    if not workers:
+        out.append("echo 'ompviz: this plan gives no rank any CPU: nothing to launch' >&2")
+        out.append("exit 1")
+        return "\n".join(out) + "\n"
+    out.append(f"cat > {RANKFILE} <<'EOF'")
+    for i, w in enumerate(workers):
+        out.append(f"# rank {i}: OS CPUs {w.cpus.to_list()} = logical PUs L#{_logical(topology, w.cpus)}")
+        out.append(f"rank {i}=+n0 slot={_logical(topology, w.cpus)}")
+    out.append("EOF")
+    sub = Plan(plan.request, plan.topology_summary, tuple(workers), plan.warnings, plan.explanation)
+    shared, per_rank = common_env(sub)
+    line = f"mpirun --rankfile {RANKFILE} --use-hwthread-cpus --report-bindings"
+    for k, v in shared:
+        line += f" -x {shlex.quote(f'{k}={v}')}"
+    cmd = quote_cmd(command)
+    if any(per_rank):
+        # Variables that differ per rank go through `env` inside each MPMD app context: that is unambiguous
+        # whatever scope -x has for a context in a given Open MPI version.
+        out.append("# OMP_* values that differ per rank are set with env in one app context per rank (MPMD)")
+        contexts = []
+        for env in per_rank:
+            assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in env)
+            contexts.append(f"-np 1 env {assigns} {cmd}" if assigns else f"-np 1 {cmd}")
+        line += " \\\n  " + " \\\n  : ".join(contexts)
+    else:
+        line += f" -np {len(workers)} {cmd}"
+    out.append(line)
+    return "\n".join(out) + "\n"
