@@ -22,6 +22,19 @@ BINDS = ("close", "spread", "primary", "true", "false")
 _RUNTIME_NAMES = {"gnu": "libgomp", "llvm": "LLVM libomp"}
 
 
+def default_bind(runtime: str, places_set: bool) -> str:
+    """The OMP_PROC_BIND a runtime uses when the variable is unset (why ompviz always emits it).
+
+    With OMP_PLACES set: libgomp uses `true` (acts as close), LLVM `spread` (omp_get_proc_bind() = 4, and
+    OMP_DISPLAY_ENV shows 'spread'); without OMP_PLACES both leave threads unbound. Checked against both runtimes.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown OpenMP runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
+    if not places_set:
+        return "false"
+    return "true" if runtime == "gnu" else "spread"
+
+
 def _check(runtime: str, bind: str, num_places: int, num_threads: int, primary: int) -> None:
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown OpenMP runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
@@ -187,52 +200,96 @@ def _groups(places: tuple[int | None, ...], num_places: int) -> str:
     return "".join("{" + ",".join(map(str, ts)) + "}" for ts in by_place)
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def describe(runtime: str, bind: str, num_places: int, num_threads: int, primary: int = 0) -> str:
-    """One or two plain-language sentences: which rule the runtime applies here and what it gives."""
+    """One or two plain-language sentences: which rule the runtime applies here and what it gives.
+
+    e.g. "libgomp: 5 threads on 2 places: blocks of 2 consecutive threads per place, then the last extra thread
+    (4) one per place from place 0 again. Threads per place: {0,1,4}{2,3}."
+    """
     placed = place_threads(runtime, bind, num_places, num_threads, primary)
     name = _RUNTIME_NAMES[runtime]
     T, P = num_threads, num_places
-    head = f"{name}: {T} thread{'s' if T != 1 else ''} on {P} place{'s' if P != 1 else ''}"
+    head = f"{name}: {_plural(T, 'thread')} on {_plural(P, 'place')}"
     if bind == "false":
-        return f"{head}: OMP_PROC_BIND=false, threads are not bound and the OS may move them anywhere."
+        return f"{head}: OMP_PROC_BIND=false, threads are not bound; the OS may run them on any allowed CPU."
     policy = effective_bind(runtime, bind)
-    prefix = ""
-    if bind == "true":
-        prefix = f"OMP_PROC_BIND=true acts as {policy} in {name}. "
-    start = f" starting at the primary's place {primary}" if primary else ""
+    prefix = f"OMP_PROC_BIND=true means {policy} in {name}. " if bind == "true" else ""
+    start = f" from the primary's place {primary}" if primary else ""
     result = f" Threads per place: {_groups(placed, P)}."
     if T == 0:
-        return prefix + f"{head}: no threads."
+        return f"{prefix}{head}: no threads."
     if policy == "primary":
-        return prefix + f"{head}: all threads on the primary's place {primary}."
+        return f"{prefix}{head}: all threads on the primary thread's place {primary}."
     if T <= P and policy == "close":
-        return prefix + f"{head}: one thread per place, consecutive places{start}." + result
+        return f"{prefix}{head}: one thread per place on consecutive places{start}.{result}"
     if T <= P:  # spread
         if runtime == "gnu":
-            s, r = divmod(P, T)
-            rule = (
-                f"{T} sub-partitions of {s} consecutive places"
-                + (f" (the first {r} get {s + 1})" if r else "")
-                + "; each thread on the first place of its own"
-            )
+            sub, extra = divmod(P, T)
+            rule = f"{T} sub-partitions of " + (f"{sub} consecutive places" if sub > 1 else "1 place")
+            if extra:
+                rule += " (the first gets" if extra == 1 else f" (the first {extra} get"
+                rule += f" {sub + 1})"
+            rule += ", each thread on the first place of its sub-partition"
+            if primary:
+                rule += f" (the primary stays on place {primary})"
         else:
-            rule = f"threads every (P+1)/T = {(P + 1) / T:.2f} places, rounded down"
-        return prefix + f"{head}: spread, {rule}{start}." + result
-    s, r = divmod(T, P)
-    if r == 0:
-        rule = f"blocks of {s} consecutive threads per place"
+            rule = f"thread i on place {primary} + i*(P+1)/T = {primary} + i*{(P + 1) / T:.3g}, rounded down"
+            if primary:
+                rule += ", wrapping around"
+        return f"{prefix}{head}: spread, {rule}.{result}"
+    per, extra = divmod(T, P)
+    blocks = (f"blocks of {per} consecutive threads per place" if per > 1 else "one thread per place") + start
+    if extra == 0:
+        rule = blocks
     elif runtime == "gnu":
+        first_extra = T - extra
+        which = f"({first_extra})" if extra == 1 else f"({first_extra}-{T - 1})"
         rule = (
-            f"blocks of {s} consecutive threads per place, then the last {r} extra thread"
-            + ("s" if r > 1 else "")
-            + f" one per place back from place {primary}"
+            f"{blocks}, then the last {'extra thread' if extra == 1 else f'{extra} extra threads'} {which} "
+            f"one per place from place {primary} again"
         )
     else:
+        gap = P // extra
+        every = "every place" if gap == 1 else f"every {_ordinal(gap)} place"
         rule = (
-            f"{s} consecutive threads per place, {s + 1} on every {P // r}"
-            + ("th" if P // r > 1 else "")
-            + f" place until the {r} extra thread"
-            + ("s are" if r > 1 else " is")
-            + " used"
+            f"{blocks}; {every}{start or f' from place {primary}'} takes one more "
+            f"({per + 1} consecutive threads) until "
+            + ("the extra thread is placed" if extra == 1 else f"all {extra} extra threads are placed")
         )
-    return prefix + f"{head}: {rule}{start}." + result
+    return f"{prefix}{head}: {rule}.{result}"
+
+
+_GNU_GROWTH = (
+    "libgomp: a later parallel region with more threads than the previous one (and more threads than places) may "
+    "put the first newly created thread one place further than predicted (thread-pool reuse in gomp_team_start); "
+    "the first region, and regions of the same or smaller size, match."
+)
+_GNU_TRUE = (
+    "libgomp treats OMP_PROC_BIND=true as close in the first parallel region, but when a later region has a "
+    "different number of threads it keeps reused threads where they were (omp_get_place_num() then names a place "
+    "the thread is not bound to): use close to keep every thread on its predicted place."
+)
+
+
+def caveats(runtime: str, bind: str) -> tuple[str, ...]:
+    """What the prediction does not cover, in plain language (for the explain panel and plan warnings).
+
+    place_threads() is exact for the first parallel region of a process (checked against the real runtimes); later
+    regions reuse threads. LLVM re-partitions every region and matches the rule every time; libgomp (GCC 12, same
+    code in current team.c) deviates in two ways, both reproduced against the real runtime by
+    tests/plan/test_runtime_placement.py (test_libgomp_later_region_caveats).
+    """
+    if runtime == "gnu" and bind == "true":
+        return (_GNU_TRUE, _GNU_GROWTH)
+    if runtime == "gnu" and bind in ("close", "spread"):
+        return (_GNU_GROWTH,)
+    return ()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from ompviz.plan.runtime import place_threads
+from ompviz.plan.runtime import caveats, default_bind, effective_bind, place_threads
 
 HERE = Path(__file__).parent
 PROBE_SRC = HERE / "omp_probe.c"
@@ -281,3 +281,89 @@ def test_nested_primary_on_other_places(request, probe, runtime):
                     + _table(list(zip(range(t), want, actual, strict=True)))
                 )
     assert not failures, f"{len(failures)} nested teams differ:\n\n" + "\n\n".join(failures[:20])
+
+
+@pytest.mark.parametrize("runtime", ("gnu", "llvm"))
+def test_libgomp_later_region_caveats(request, probe, runtime):
+    """The claims of runtime.caveats(), reproduced: two regions in one process, 3 threads then 4, on 2 places.
+
+    Hand trace of libgomp's gomp_team_start() for the second region (close, T=4, P=2: s=2, rest=0): the reuse loop
+    advances its counter k for thread 3, finds no idle thread to permute and breaks; the thread-creation loop then
+    advances k again, so p moves on to place 0 for thread 3 where the rule (and a fresh process) gives place 1.
+    With OMP_PROC_BIND=true, 2 threads then 4: reused thread 1 keeps its CPU of place 1 while the rule says place 0.
+    LLVM re-partitions every region: both sequences match the first-region prediction."""
+    env = _runtime_env(request, runtime)
+    growth = _parse_rows(_run(probe, env, {"OMP_PLACES": _places_env(2), "OMP_PROC_BIND": "close"}, ["3", "4"]), "R")
+    second = [r[3] for r in growth[3:]]
+    assert place_threads(runtime, "close", 2, 4) == (0, 0, 1, 1)
+    assert second == ([0, 0, 1, 0] if runtime == "gnu" else [0, 0, 1, 1])
+    assert bool(caveats(runtime, "close")) == (runtime == "gnu")
+
+    true_rows = _parse_rows(_run(probe, env, {"OMP_PLACES": _places_env(2), "OMP_PROC_BIND": "true"}, ["2", "4"]), "R")
+    second = true_rows[2:]
+    reported = [r[3] for r in second]
+    assert reported == list(place_threads(runtime, "true", 2, 4))  # the place numbers follow the rule ...
+    really_on = [r[4] == 1 << (r[3] % NCPU) for r in second]  # ... but is each thread bound to that place's CPU?
+    assert all(really_on) == (runtime != "gnu"), f"{runtime}: {second}"
+    assert (len(caveats(runtime, "true")) == 2) == (runtime == "gnu")
+
+
+OMP_PROC_BIND_VALUES = {0: "false", 1: "true", 2: "primary", 3: "close", 4: "spread"}  # omp_proc_bind_t
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_true_and_unset_bind(request, probe, runtime):
+    """What OMP_PROC_BIND=true and an unset OMP_PROC_BIND become, as omp_get_proc_bind() reports it.
+
+    libgomp keeps `true` (and acts as close: proved by the placement test); LLVM and Intel turn `true` into spread
+    when reading the environment. Unset with OMP_PLACES set: libgomp true, LLVM spread; without places: false."""
+    env = _runtime_env(request, runtime)
+    rules = RULES[runtime]
+    # libgomp keeps the ICV `true` (its placement = effective_bind's close); LLVM stores the resolved policy.
+    reported_true = "true" if rules == "gnu" else effective_bind(rules, "true")
+    cases = [
+        ({"OMP_PLACES": _places_env(3), "OMP_PROC_BIND": "true"}, reported_true),
+        ({"OMP_PLACES": _places_env(3)}, default_bind(rules, places_set=True)),
+        ({}, default_bind(rules, places_set=False)),
+    ]
+    for case_env, want in cases:
+        _, bind_var, _ = _parse_header(_run(probe, env, case_env, ["1"]))
+        got = OMP_PROC_BIND_VALUES[bind_var]
+        assert got == want, f"{runtime} with {case_env or 'no OMP variables'}: omp_get_proc_bind() = {got}"
+
+
+def test_display_env_shows_each_runtime_view(request, probe, capsys):
+    """OMP_DISPLAY_ENV once per runtime (printed with -s), checking the line that matters: how `true` is shown."""
+    want = {"gnu": "OMP_PROC_BIND = 'TRUE'", "llvm": "OMP_PROC_BIND='spread'"}
+    for runtime, needle in want.items():
+        env = {**_runtime_env(request, runtime), "OMP_DISPLAY_ENV": "true"}
+        full = {**{k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "LD_"))}, **BASE_ENV, **env}
+        full.update({"OMP_PLACES": _places_env(3), "OMP_PROC_BIND": "true"})
+        res = subprocess.run([str(probe), "1"], env=full, capture_output=True, text=True, timeout=60)
+        shown = res.stdout + res.stderr
+        with capsys.disabled():
+            print(f"\n--- OMP_DISPLAY_ENV under {runtime} (OMP_PLACES={_places_env(3)} OMP_PROC_BIND=true)\n{shown}")
+        assert needle in shown, shown
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_many_places_spot_checks(request, probe, runtime):
+    """Beyond 8 places, where LLVM's floating-point spread spacing (P+1)/T is not exact (17/3, 21/5, ...)."""
+    env = _runtime_env(request, runtime)
+    configs = [(p, b, t) for p in (12, 16, 20, 31, 32) for t in (3, 5, 6, 7, 11, 40) for b in ("close", "spread")]
+    outs = _parallel(
+        [
+            (lambda p=p, b=b, t=t: _run(probe, env, {"OMP_PLACES": _places_env(p), "OMP_PROC_BIND": b}, [str(t)]))
+            for p, b, t in configs
+        ]
+    )
+    failures = []
+    for (num_places, bind, t), out in zip(configs, outs, strict=True):
+        actual = [r[3] for r in _parse_rows(out, "R")]
+        want = place_threads(RULES[runtime], bind, num_places, t)
+        if list(want) != actual:
+            failures.append(
+                f"{runtime} {bind} places={num_places} threads={t}\n"
+                + _table(list(zip(range(t), want, actual, strict=True)))
+            )
+    assert not failures, "\n\n".join(failures)
