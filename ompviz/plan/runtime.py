@@ -7,11 +7,16 @@ runtimes' own loops, so that they also agree in the uneven and wrapped-around ca
 - libgomp: `gomp_team_start()` in libgomp/team.c (the `switch (bind)` before and inside the thread loops);
 - LLVM: `__kmp_partition_places()` in openmp/runtime/src/kmp_runtime.cpp.
 
-Everything describes the outermost parallel region: the primary thread's place partition is the whole place list
-(places 0..P-1) and the primary sits on place `primary` (0 for the initial thread of a process, see below).
+Everything describes the first parallel region of a process whose place partition is the whole place list
+(places 0..P-1), with the primary thread on place `primary`. At start-up both runtimes bind the initial thread to
+place 0 of the places that survive (both drop CPUs outside the process's initial affinity, and places left empty:
+under `taskset -c 1`, OMP_PLACES="{0,1},{1},{0}" becomes {1},{1}), so `primary` is 0 for a process; it is > 0 only
+for a nested region (e.g. OMP_PROC_BIND="close,spread": inner team j starts on place j of the full list).
+Later regions of the same process: LLVM matches again; libgomp may deviate, see caveats().
 
-Verified against the real runtimes by tests/plan/test_runtime_placement.py, which runs a probe program under
-libgomp and under LLVM libomp for every (places 1..8) x (threads 1..16) x bind policy.
+Verified against the real runtimes by tests/plan/test_runtime_placement.py: a probe program under libgomp, LLVM
+libomp (and Intel libiomp5 when present) for every (places 1..8) x (threads 1..16) x close/spread/primary/true in
+fresh processes, nested regions with the primary on every place, and spot checks up to 32 places.
 """
 
 from __future__ import annotations
