@@ -9,8 +9,8 @@ Port of ``hwloc_distrib()`` in hwloc/include/hwloc/helper.h (hwloc 2.x), flags 0
             a root given 0 sets is OR-ed into the previous set (so no CPU is left out)
         else recurse into root's children with `chunk`
 
-The tree is hwloc's CPU tree as ompviz models it: Machine > Package > Die > L3 > Core > PU, children ordered by
-their first CPU, every cpuset restricted to the candidate CPUs (like ``hwloc-distrib --restrict``). NUMA nodes
+The tree is hwloc's CPU tree as ompviz models it: Machine > Package > Die > L3 > Core > PU, children in hwloc
+logical (L#) order, every cpuset restricted to the candidate CPUs (like ``hwloc-distrib --restrict``). NUMA nodes
 are memory children in hwloc 2 and take no part. Levels ompviz does not model (L2 shared by several cores as on
 Knights Landing tiles, Group objects such as Arm clusters) would split differently in hwloc; levels with one child
 (private L2/L1) change nothing.
@@ -60,7 +60,9 @@ def _tree(topology: Topology, cpus: CpuSet) -> _Node:
 
 
 def _children(node: _Node) -> list[_Node]:
-    return sorted(node.children.values(), key=lambda ch: ch.mask & -ch.mask)
+    # Children in hwloc logical order: the order they first appear walking PUs by L#. That is not always the
+    # order of their first CPU (16em64t-4s2c2t-offlines.xml: package L#2 = {6} comes before L#3 = {3,15}).
+    return list(node.children.values())
 
 
 def _distrib(roots: list[_Node], n: int, out: list[int]) -> None:
