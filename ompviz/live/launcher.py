@@ -118,7 +118,7 @@ def find_runtime_lib(kind: str) -> str | None:
         prefixes += [os.path.normpath(os.path.join(d, "..", "..", "..")) for d in _site_dirs()]
         for p in dict.fromkeys(x for x in prefixes if x):
             cand = os.path.join(p, "lib", "libiomp5.so")
-            if os.path.isfile(cand):
+            if os.path.isfile(cand) and "cmeel.prefix" not in os.path.realpath(cand).split(os.sep):
                 return cand
         return None
     raise OmpvizError(f"unknown runtime library {kind!r}: use one of {', '.join(RUNTIME_LIBS)}")

@@ -119,6 +119,10 @@ class LiveSession:
         self.run_id, self.workers, self._command = run_id, workers, tuple(argv)
         self._samples = []
         self.procs = []
+        # ompviz leaves the workers' CPUs first; every child is reset to the original set in the trampoline.
+        self._reserve = (reserve or CpuSet()) & self._home
+        if self._reserve:
+            launcher.move_self(self._reserve)
         try:
             for w in workers:
                 env = launcher.worker_env(w, world_size=len(workers), run_id=run_id)
@@ -126,10 +130,10 @@ class LiveSession:
         except BaseException:
             launcher.stop_workers(self.procs, self.grace)
             self.procs = []
+            if self._reserve:
+                launcher.move_self(self._home)
+                self._reserve = CpuSet()
             raise
-        self._reserve = (reserve or CpuSet()) & self._home
-        if self._reserve:
-            launcher.move_self(self._reserve)
         self._started = time.monotonic()
         self._sampler = Sampler(self.procs, self.interval, self._deliver)
         self._sampler.start()
