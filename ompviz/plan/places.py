@@ -14,7 +14,10 @@ Notations written by ``format_places``:
 
 ``parse_places`` accepts the whole OpenMP grammar: abstract names with an optional ``(n)``, explicit places,
 resource intervals ``{lo:len[:stride]}``, place intervals ``{..}:len[:stride]`` (negative strides too), and the
-``!`` exclusion operator on CPUs inside a place and on whole places (``{0:4},{4:4},!{4:4}``).
+``!`` exclusion operator on CPUs inside a place and on whole places (``{0:4},{4:4},!{4:4}`` removes the first
+equal place listed before it, as libgomp does). Differences from libgomp, which filters by the machine: it
+drops CPUs that do not exist or are not in the affinity mask (and empty places), and it rejects negative place
+interval strides that the OpenMP grammar allows; this parser is machine-independent and follows the grammar.
 """
 
 from __future__ import annotations
@@ -227,8 +230,14 @@ def parse_places(text: str, topology: Topology | None = None, runtime: str = "gn
                 raise OmpvizError(f"place interval {item.strip()!r} in OMP_PLACES {text!r} leaves the CPU range")
             expanded.append(p)
         if neg:
-            # The OpenMP exclusion operator on a place removes that place from the list built so far.
-            places = [p for p in places if p != place]
+            # As libgomp 14 does (checked with OMP_DISPLAY_ENV): '!{..}' removes the FIRST equal place listed
+            # before it; no equal place (or '!' first) makes the whole OMP_PLACES invalid.
+            try:
+                places.pop(places.index(place))
+            except ValueError:
+                raise OmpvizError(
+                    f"'!{it}' in OMP_PLACES {text!r} excludes a place that is not listed before it"
+                ) from None
         else:
             places.extend(expanded)
     return tuple(places)
