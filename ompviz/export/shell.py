@@ -29,6 +29,7 @@ from ompviz.topology.model import Topology
 _SH_TRAP = """\
 pids=()
 # Stop every rank when the launcher is interrupted or terminated, then report the signal's status.
+# shellcheck disable=SC2317  # stop() is only reached through the traps below
 stop() {
   trap - INT TERM HUP
   if ((${#pids[@]})); then
@@ -60,6 +61,7 @@ def to_sh(plan: Plan, topology: Topology, *, command: list[str] | None = None) -
     out.append("set -euo pipefail")
     out.append("")
     out.append("# The worker command, one quoted word per array item (run verbatim, never re-parsed by the shell).")
+    out.append("# shellcheck disable=SC2016  # words in single quotes are meant literally: the program gets them as is")
     out.append("CMD=(" + " ".join(shlex.quote(a) for a in cmd_words(command)) + ")")
     out.append("")
     out.append(_SH_TRAP)

@@ -10,6 +10,7 @@ Other test modules import the builders from here (``from test_export_golden impo
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -27,6 +28,7 @@ UPDATE = os.environ.get("OMPVIZ_UPDATE_GOLDEN") == "1"
 
 
 # -- machines ---------------------------------------------------------------------------------------------------
+@functools.cache
 def small_box() -> Topology:
     """2 packages x (1 NUMA node, 2 L3 groups x 2 cores x 2 PUs); SMT siblings are N and N+8 (Zen-style ids).
 
@@ -40,10 +42,12 @@ def small_box() -> Topology:
     return build_topology(recs, name="ompviz test box", source="test:small-box", source_kind="synthetic")
 
 
+@functools.cache
 def zen4() -> Topology:
     return load(str(shared("hwloc-xml/AMD-19h-Zen4-2xEpyc-9654.xml")))
 
 
+@functools.cache
 def kunpeng() -> Topology:
     return load(str(shared("sysfs/128arm-2pa2n8cluster4co.tar.bz2")))
 
