@@ -31,7 +31,7 @@ import zlib
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from ompviz.cpuset import CpuSet, parse_list
+from ompviz.cpuset import MAX_CPU, CpuSet, parse_list
 from ompviz.errors import OmpvizError
 from ompviz.topology.model import PURecord, Topology, build_topology
 
@@ -447,9 +447,10 @@ def parse_mounts(text: str) -> list[tuple[str, str, list[str]]]:
 class _Reader:
     """Reads files through an Fs and turns any parse failure into one OmpvizError naming source and file."""
 
-    def __init__(self, fs: Fs, label: str) -> None:
+    def __init__(self, fs: Fs, label: str, hint: str) -> None:
         self.fs = fs
         self.label = label
+        self.hint = hint  # how to fix it: re-record a dump; for the live machine, report the kernel file
 
     def get(self, path: str, parse: Callable[[str], T]) -> T | None:
         text = self.fs.read_text(path)
@@ -458,7 +459,7 @@ class _Reader:
         try:
             return parse(text)
         except (ValueError, OmpvizError, OverflowError) as e:
-            raise OmpvizError(f"{self.label}: /{path}: {e}; the dump is corrupt, record it again") from None
+            raise OmpvizError(f"{self.label}: /{path}: {e}; {self.hint}") from None
 
     def first(self, paths: list[tuple[str, Callable[[str], T]]]) -> T | None:
         for path, parse in paths:
@@ -568,10 +569,17 @@ def _rank(values: dict[int, object], names: tuple[str, str]) -> dict[int, str]:
 
 
 def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default_name: str, allowed_fn) -> Topology:
-    r = _Reader(fs, label)
+    hint = (
+        "unexpected kernel file content: use --topology with an lstopo XML export instead"
+        if source_kind == "live"
+        else "the dump is corrupt: record it again"
+    )
+    r = _Reader(fs, label, hint)
     if not fs.exists(CPU_DIR):
         raise OmpvizError(f"{label}: no /{CPU_DIR}: not a Linux sysfs root")
     cpus = _cpu_ids(fs.listdir(CPU_DIR), "cpu")
+    if cpus and cpus[-1] > MAX_CPU:
+        raise OmpvizError(f"{label}: /{CPU_DIR}/cpu{cpus[-1]}: CPU number beyond {MAX_CPU}; the tree is corrupt")
     if not cpus:
         raise OmpvizError(f"{label}: /{CPU_DIR} lists no cpuN directories")
     notes: list[str] = []

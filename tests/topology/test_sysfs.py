@@ -12,6 +12,7 @@ from sysfs_tree import CPU, cpu_files, cpuinfo, make_tar, node_files, offline_cp
 
 from ompviz.cpuset import CpuSet
 from ompviz.errors import OmpvizError
+from ompviz.topology import fallback as fallback_mod
 from ompviz.topology import load
 from ompviz.topology import sysfs as sysfs_mod
 from ompviz.topology.fallback import load_fallback
@@ -179,6 +180,18 @@ def test_no_sibling_lists_falls_back_to_ids_per_package(tmp_path):
     assert sorted(str(c.cpus) for c in t.cores) == ["0,2", "1,3"]
 
 
+def test_absurd_cpu_number_is_refused(tmp_path):
+    files = two_socket_smt(**cpu_files(2_000_000))
+    with pytest.raises(OmpvizError, match=r"^big: /sys/devices/system/cpu/cpu2000000: CPU number beyond"):
+        load_sysfs(_tree(tmp_path, files), source="big")
+
+
+def test_live_garbage_message_does_not_blame_a_dump(tmp_path):
+    files = two_socket_smt(**{f"{CPU}/cpu1/topology/core_cpus_list": "zz\n"})
+    with pytest.raises(OmpvizError, match=r"^live: .*core_cpus_list: .*unexpected kernel file content"):
+        load_live_root(_tree(tmp_path, files), affinity={0})
+
+
 def test_not_a_sysfs_root(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(OmpvizError, match="not a Linux sysfs dump"):
@@ -291,7 +304,11 @@ def test_tar_index_matches_tarfile_on_shared_dumps():
     from conftest import shared
 
     path = shared("sysfs/128arm-2pa2n8cluster4co.tar.bz2")
-    with tarfile.open(path) as tf:
+    import bz2
+    import io
+
+    # decompress once: tarfile's extractfile on a .bz2 stream re-decompresses from the start on every seek
+    with tarfile.open(fileobj=io.BytesIO(bz2.decompress(path.read_bytes()))) as tf:
         members = {m.name: m for m in tf.getmembers()}
         fs = sysfs_mod.TarFs.open(str(path), "x")
         for name, m in members.items():
@@ -355,6 +372,7 @@ def test_live_without_model_name_uses_given_or_py_cpuinfo(tmp_path):
 
 
 def test_load_live_on_non_linux_uses_fallback(monkeypatch):
+    monkeypatch.setattr(fallback_mod, "_brand", lambda: "Some CPU")  # py-cpuinfo takes ~1 s: tested below
     real_isdir = os.path.isdir
     monkeypatch.setattr(
         sysfs_mod.os.path, "isdir", lambda p: False if p == "/sys/devices/system/cpu" else real_isdir(p)
@@ -379,10 +397,15 @@ def test_fallback_smt_from_counts(monkeypatch):
     assert t.siblings(2) == CpuSet.parse("2-3")
     assert t.numa_nodes == () and t.l3s == ()
     assert any("best-effort" in n and "no NUMA or L3" in n for n in t.notes)
+    # the name comes from py-cpuinfo, which on Linux reads the same "model name" line
+    if Path("/proc/cpuinfo").exists():
+        assert t.name == parse_cpuinfo_model(Path("/proc/cpuinfo").read_text())
 
 
 def test_fallback_uneven_counts(monkeypatch):
     _fake_counts(monkeypatch, 6, 4)
+    monkeypatch.setattr(fallback_mod, "_brand", lambda: None)
     t = load_fallback()
     assert t.summary()["cores"] == 6  # 6 is not a multiple of 4: no grouping guessed
+    assert t.name == "this machine"  # no brand from py-cpuinfo
     assert any("core grouping unknown" in n for n in t.notes)
