@@ -17,9 +17,11 @@ def _emulate(plan: Plan, topology: Topology, bind: str, reserved: int) -> Plan |
         from ompviz.plan import plan as make_plan
     except ImportError:
         return None
+    # smt="one": vLLM's default keeps one hardware thread per core, whatever the exported list holds.
     req = dataclasses.replace(
         plan.request,
         strategy="vllm",
+        smt="one",
         cpus=None,
         vllm_vars=(("VLLM_CPU_OMP_THREADS_BIND", bind), ("VLLM_CPU_NUM_OF_RESERVED_CPU", str(reserved))),
     )
