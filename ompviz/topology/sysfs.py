@@ -143,8 +143,10 @@ class TarFs:
         long_link: str | None = None
         pax: dict[str, str] = {}
         while True:
+            if pos == n:  # no end-of-archive blocks: some writers omit them (tarfile accepts it too)
+                return
             if pos + 512 > n:
-                raise ValueError("archive is truncated (no end-of-archive marker)")
+                raise ValueError("archive is truncated (a header is cut off)")
             hdr = data[pos : pos + 512]
             if hdr == b"\0" * 512:
                 return
@@ -168,6 +170,8 @@ class TarFs:
                 link = long_link or pax.get("linkpath") or _cstr(hdr[157:257])
                 if "size" in pax:
                     size = int(pax["size"])
+                    if size < 0:
+                        raise ValueError("corrupt pax header (negative size)")
                     end = body + ((size + 511) // 512) * 512
                     if typ in (b"0", b"\0", b"7") and body + size > n:
                         raise ValueError("archive is truncated (a member's data is cut off)")
@@ -176,6 +180,8 @@ class TarFs:
                     self._add(p)
                     if typ in (b"0", b"\0", b"7"):
                         self._files[p] = (body, size)
+                    elif typ == b"2" and link.startswith("/"):
+                        self._links[p] = "\0" + _norm(link)  # absolute: inside the dump root (see _resolve)
                     elif typ == b"2":
                         self._links[p] = _norm(posixpath.join(posixpath.dirname(p), link))
                     elif typ == b"1":
@@ -196,7 +202,7 @@ class TarFs:
                 nxt = self._links.get(cur)
                 if nxt is None:
                     break
-                cur = nxt
+                cur = _norm(posixpath.join(self.prefix, nxt[1:])) if nxt.startswith("\0") else nxt
         return cur
 
     def read_text(self, path: str) -> str | None:
@@ -229,11 +235,12 @@ def _check_header(hdr: bytes) -> None:
 
 def _tar_number(field: bytes) -> int:
     if field[:1] in (b"\x80", b"\xff"):  # GNU base-256 for sizes >= 8 GiB
-        v = int.from_bytes(field[1:], "big")
         if field[:1] == b"\xff":
             raise ValueError("corrupt tar header (negative size)")
-        return v
+        return int.from_bytes(field[1:], "big")
     s = field.replace(b"\0", b" ").strip()
+    if s and not s.isdigit():  # int(x, 8) would accept "-1" or "+7" and walk the archive backwards
+        raise ValueError("corrupt tar header (bad size field)")
     return int(s, 8) if s else 0
 
 

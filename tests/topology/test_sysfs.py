@@ -3,6 +3,7 @@ non-Linux fallback. Expected values are reasoned by hand in the comments next to
 
 from __future__ import annotations
 
+import io
 import os
 import tarfile
 from pathlib import Path
@@ -305,7 +306,6 @@ def test_tar_index_matches_tarfile_on_shared_dumps():
 
     path = shared("sysfs/128arm-2pa2n8cluster4co.tar.bz2")
     import bz2
-    import io
 
     # decompress once: tarfile's extractfile on a .bz2 stream re-decompresses from the start on every seek
     with tarfile.open(fileobj=io.BytesIO(bz2.decompress(path.read_bytes()))) as tf:
@@ -409,3 +409,49 @@ def test_fallback_uneven_counts(monkeypatch):
     assert t.summary()["cores"] == 6  # 6 is not a multiple of 4: no grouping guessed
     assert t.name == "this machine"  # no brand from py-cpuinfo
     assert any("core grouping unknown" in n for n in t.notes)
+
+
+def test_pax_long_names_absolute_links_and_missing_trailer(tmp_path):
+    files = two_socket_smt()
+    out = tmp_path / "pax.tar"
+    top = "a-very-long-machine-folder-name-" + "x" * 90  # > 100 chars per path: needs pax "path" records
+    make_tar(files, out, top=top, mode="w")
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tf:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        # an absolute link means "inside the dump root", as in a recorded /sys
+        info = tarfile.TarInfo(f"{top}/sys/devices/system/cpu/cpu0/cpu_capacity")
+        info.type = tarfile.SYMTYPE
+        info.linkname = "/caps/cpu0"
+        tf.addfile(info)
+        cap = b"512\n"
+        info = tarfile.TarInfo(f"{top}/caps/cpu0")
+        info.size = len(cap)
+        tf.addfile(info, io.BytesIO(cap))
+    fs = sysfs_mod.TarFs.open(str(out), "pax")
+    fs.prefix = top
+    assert fs.read_text("sys/devices/system/cpu/cpu0/cpu_capacity") == "512\n"
+    assert load_sysfs(str(out), source="pax").summary()["pus"] == 8
+    # drop the two zero blocks at the end (and tarfile's padding): still readable
+    raw = out.read_bytes().rstrip(b"\0")
+    raw += b"\0" * (-len(raw) % 512)
+    trimmed = tmp_path / "trim.tar"
+    trimmed.write_bytes(raw)
+    assert load_sysfs(str(trimmed), source="trim").summary()["pus"] == 8
+
+
+def test_negative_tar_size_does_not_loop(tmp_path):
+    # a header whose size field says -1000 (octal with a sign) must be refused, not walk backwards forever
+    info = tarfile.TarInfo("m/sys/devices/system/cpu/online")
+    info.size = 4
+    hdr = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    hdr[124:136] = b"-0001750\0\0\0\0"
+    hdr[148:156] = b" " * 8
+    hdr[148:156] = f"{sum(hdr):06o}\0 ".encode()
+    p = tmp_path / "neg.tar"
+    p.write_bytes(bytes(hdr) + b"0-3\n".ljust(512, b"\0") + b"\0" * 1024)
+    with pytest.raises(OmpvizError, match="neg.tar: .*size"):
+        load_sysfs(str(p), source=str(p))
