@@ -71,8 +71,9 @@ def to_vllm(plan: Plan, topology: Topology, *, command: list[str] | None = None)
                 mismatch.append(f"rank {w.rank}: planned CPUs {w.cpus.to_list()}, vLLM would bind {got}")
             elif e.num_threads != w.num_threads:
                 mismatch.append(f"rank {w.rank}: planned {w.num_threads} threads, vLLM would start {e.num_threads}")
-        if len(emu.workers) > len(workers):
-            mismatch.append(f"vLLM would make {len(emu.workers)} places for {len(workers)} ranks")
+        bound = [e for e in emu.workers if e.cpus]
+        if len(bound) > len(workers):
+            mismatch.append(f"vLLM would bind {len(bound)} workers, the plan has {len(workers)} ranks with CPUs")
         if not mismatch and not errors:
             out.append("# CHECKED: ompviz's emulation of vLLM on this machine binds every rank to exactly the planned")
             out.append("# CPUs with the planned OMP_NUM_THREADS (its OMP_PLACES is one place per rank, see above)")
