@@ -22,6 +22,7 @@ def _emulate(plan: Plan, topology: Topology, bind: str, reserved: int) -> Plan |
         plan.request,
         strategy="vllm",
         smt="one",
+        ranks=max(1, bind.count("|") + 1),  # vLLM runs one worker per exported segment
         cpus=None,
         vllm_vars=(("VLLM_CPU_OMP_THREADS_BIND", bind), ("VLLM_CPU_NUM_OF_RESERVED_CPU", str(reserved))),
     )
