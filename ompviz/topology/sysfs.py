@@ -418,9 +418,11 @@ def parse_cpuinfo_model(text: str) -> str | None:
     return _ARM_PARTS.get((impl, part), f"Arm CPU (implementer {impl:#x}, part {part:#x})")
 
 
-def parse_cpuinfo_vendor(text: str) -> str | None:
-    m = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M)
-    return m.group(1) if m else None
+def parse_cpuinfo_vendor(text: str) -> tuple[str | None, int | None]:
+    """x86 ``vendor_id`` and ``cpu family`` of the first CPU in /proc/cpuinfo (None when absent)."""
+    v = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M)
+    f = re.search(r"^cpu family\s*:\s*(\d{1,6})\s*$", text, re.M)
+    return (v.group(1) if v else None, int(f.group(1)) if f else None)
 
 
 def parse_cgroup_name(cpuset_text: str | None, cgroup_text: str | None) -> str | None:
@@ -519,7 +521,7 @@ def _find_cgroup_cpus(r: _Reader) -> tuple[CpuSet | None, str | None]:
 
 
 # -- the loader -----------------------------------------------------------------------------------------
-def _kinds(r: _Reader, cpus: list[int], vendor: str | None) -> tuple[dict[int, str], str | None]:
+def _kinds(r: _Reader, cpus: list[int], vendor: str | None, family: int | None) -> tuple[dict[int, str], str | None]:
     """Core kind per CPU and a note saying where the kinds came from (empty when uniform/unknown)."""
     core = r.get("sys/devices/cpu_core/cpus", parse_cpulist)
     atom = r.get("sys/devices/cpu_atom/cpus", parse_cpulist)
@@ -536,8 +538,9 @@ def _kinds(r: _Reader, cpus: list[int], vendor: str | None) -> tuple[dict[int, s
     if len(set(cap.values())) > 1:
         return _rank(cap, ("big", "little")), "core kinds from cpu_capacity (Arm big.LITTLE)"
 
-    if vendor == "AuthenticAMD":
-        # hwloc skips frequency-based kinds on AMD before Zen 5: boosted cores differ without being hybrid
+    if vendor == "AuthenticAMD" and (family is None or family < 0x1A):
+        # hwloc skips frequency-based kinds on AMD before Zen 5 (family 1Ah): boosted cores differ in max
+        # frequency without being hybrid
         return {}, None
 
     def freq(path: str) -> int | None:
@@ -548,6 +551,10 @@ def _kinds(r: _Reader, cpus: list[int], vendor: str | None) -> tuple[dict[int, s
 
     maxf = {c: freq(f"{CPU_DIR}/cpu{c}/cpufreq/cpuinfo_max_freq") for c in cpus}
     base = {c: freq(f"{CPU_DIR}/cpu{c}/cpufreq/base_frequency") for c in cpus}
+    if not any(base.values()):
+        # hwloc's second choice: ACPI CPPC nominal frequency (in MHz, unlike cpufreq's kHz)
+        nominal = {c: freq(f"{CPU_DIR}/cpu{c}/acpi_cppc/nominal_freq") for c in cpus}
+        base = {c: v * 1000 if v and v > 0 else None for c, v in nominal.items()}
     if all(base.get(c) for c in cpus):
         # hwloc_linux_cpukinds_adjust_maxfreqs: within one base frequency, max frequencies less than 10 %
         # apart are turbo-boost-max "favoured cores", not different kinds
@@ -719,17 +726,14 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             numa_sizes[0] = total
 
     cpuinfo = fs.read_text("proc/cpuinfo") or ""
-    vendor = parse_cpuinfo_vendor(cpuinfo)
-    kinds, kind_note = _kinds(r, list(valid), vendor)
+    vendor, family = parse_cpuinfo_vendor(cpuinfo)
+    kinds, kind_note = _kinds(r, list(valid), vendor, family)
     if kind_note:
         notes.append(kind_note)
 
     allowed, allowed_note = allowed_fn(r, valid)
     if allowed_note:
         notes.append(allowed_note)
-    offline = [c for c in cpus if not online[c]]
-    if offline:
-        notes.append(f"offline CPUs: {CpuSet(offline)}")
 
     records = []
     for c in cpus:

@@ -455,3 +455,21 @@ def test_negative_tar_size_does_not_loop(tmp_path):
     p.write_bytes(bytes(hdr) + b"0-3\n".ljust(512, b"\0") + b"\0" * 1024)
     with pytest.raises(OmpvizError, match="neg.tar: .*size"):
         load_sysfs(str(p), source=str(p))
+
+
+def test_amd_before_zen5_has_no_frequency_kinds(tmp_path):
+    # hwloc ignores cpufreq-based kinds on AMD family < 1Ah: the per-core boost limits of a Zen 3 are not kinds
+    def tree(family: int) -> dict:
+        files = {f"{CPU}/online": "0-1\n"}
+        files["proc/cpuinfo"] = "".join(
+            f"processor\t: {i}\nvendor_id\t: AuthenticAMD\ncpu family\t: {family}\nmodel name\t: AMD X\n\n"
+            for i in range(2)
+        )
+        for cpu in range(2):
+            files.update(cpu_files(cpu, max_freq=4_900_000 if cpu == 0 else 3_300_000))
+        return files
+
+    assert load_sysfs(_tree(tmp_path, tree(25)), source="zen3").kinds == ()
+    # family 26 (Zen 5, e.g. Zen 5 + Zen 5c parts): frequencies do tell kinds apart; not Intel: big/little
+    t = load_sysfs(_tree(tmp_path / "z5", tree(26)), source="zen5")
+    assert [p.kind for p in t.pus] == ["big", "little"]
