@@ -686,9 +686,10 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             typ = (fs.read_text(ip + "type") or "").strip()
             if level is None:
                 continue
-            name = {1: {"Data": "L1d", "Instruction": "L1i"}.get(typ)}.get(level, f"L{level}")
-            if level >= 2 and typ not in ("Unified", "Data", ""):
-                name = None
+            if level == 1:
+                name = {"Data": "L1d", "Instruction": "L1i"}.get(typ)
+            else:  # an instruction-only L2/L3 is not "the" L2/L3 a user sizes a working set against
+                name = f"L{level}" if typ in ("Unified", "Data", "") else None
             size = r.get(ip + "size", parse_cache_size)
             if name and size and name not in cache_sizes:
                 cache_sizes[name] = size
@@ -785,7 +786,9 @@ def load_sysfs(root: str, *, source: str) -> Topology:
 
 def load_live() -> Topology:
     """The machine ompviz runs on, restricted to this process's CPU affinity."""
-    if not os.path.isdir("/" + CPU_DIR):
+    cpu_dir = "/" + CPU_DIR
+    # no sysfs (macOS, Windows) or a sandbox that hides the cpuN directories (gVisor, some containers)
+    if not os.path.isdir(cpu_dir) or not _cpu_ids(DirFs("/").listdir(CPU_DIR), "cpu"):
         from ompviz.topology.fallback import load_fallback
 
         return load_fallback()
