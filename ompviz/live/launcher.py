@@ -23,7 +23,7 @@ How a worker is started, and why:
   set by the trampoline just before exec so the trampoline's own interpreter does not load the runtime.
 
 Output: a reader thread per pipe drains stdout and stderr continuously (a worker never blocks on a full pipe) and
-parses the kernel's ``ompviz-thread`` / ``ompviz-rate`` lines and the runtime's ``ompviz-affinity`` lines into a
+parses the kernel's ``ompviz-thread`` / ``ompviz-rates`` lines and the runtime's ``ompviz-affinity`` lines into a
 lock-protected :class:`OutputState`; other lines are kept in a short ring buffer.
 """
 
@@ -211,8 +211,7 @@ class KernelThread:
 
 @dataclass(frozen=True, slots=True)
 class Rate:
-    thread: int
-    tid: int
+    thread: int  # OpenMP thread number
     ips: float
     time: float  # monotonic time of the report
 
@@ -276,16 +275,16 @@ class OutputState:
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\r\n")
-        if line.startswith("ompviz-rate "):
-            f = _fields(line)
-            th, tid = _int_or_none(f.get("thread")), _int_or_none(f.get("tid"))
+        if line.startswith("ompviz-rates "):
+            vals = _fields(line).get("ips", "")
             try:
-                ips = float(f.get("ips", ""))
+                ips = [float(x) for x in vals.split(",")] if vals else []
             except ValueError:
-                ips = None
-            if th is not None and tid is not None and ips is not None:
+                ips = []
+            if ips:
+                t = time.monotonic()
                 with self._lock:
-                    self._rates[th] = Rate(th, tid, ips, time.monotonic())
+                    self._rates = {i: Rate(i, v, t) for i, v in enumerate(ips)}
                 return
         elif line.startswith("ompviz-thread "):
             f = _fields(line)

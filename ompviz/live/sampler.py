@@ -156,14 +156,20 @@ class TaskStat:
     processor: int | None
 
 
-def parse_task_stat(text: str) -> TaskStat | None:
+def parse_task_stat(text: str | bytes) -> TaskStat | None:
     """Parse /proc/PID/task/TID/stat. comm sits in parentheses and may itself hold spaces and ')' — so split at
     the LAST ')'. Fields after it start at field 3 (state); utime/stime are fields 14/15, processor field 39."""
-    open_ = text.find("(")
-    close = text.rfind(")")
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    r = _parse_stat(data)
+    return None if r is None else TaskStat(*r)
+
+
+def _parse_stat(data: bytes) -> tuple[str, str, int, int | None] | None:
+    open_ = data.find(b"(")
+    close = data.rfind(b")")
     if open_ < 0 or close < open_:
         return None
-    rest = text[close + 1 :].split()
+    rest = data[close + 1 :].split()
     if len(rest) < 13:
         return None
     try:
@@ -171,7 +177,7 @@ def parse_task_stat(text: str) -> TaskStat | None:
         processor = int(rest[36]) if len(rest) > 36 else None
     except ValueError:
         return None
-    return TaskStat(comm=text[open_ + 1 : close], state=rest[0], ticks=ticks, processor=processor)
+    return data[open_ + 1 : close].decode("utf-8", "replace"), rest[0].decode("ascii", "replace"), ticks, processor
 
 
 def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
@@ -183,11 +189,9 @@ def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
         finally:
             os.close(fd)
         allowed = os.sched_getaffinity(tid)
-    except (FileNotFoundError, ProcessLookupError):
+    except OSError:  # ENOENT/ESRCH: it ended meanwhile; EACCES: changing credentials
         return None
-    except OSError:  # ESRCH from sched_getaffinity, EACCES on a thread changing credentials, ...
-        return None
-    st = parse_task_stat(data.decode("utf-8", "replace"))
+    st = parse_task_stat(data)
     if st is None:
         return None
     return st, CpuSet(allowed)
@@ -212,8 +216,18 @@ def parse_proc_stat(text: str) -> dict[int, tuple[int, int]]:
     return out
 
 
-def read_cpu_times() -> dict[int, tuple[int, int]]:
+def read_cpu_times(fd: int | None = None) -> dict[int, tuple[int, int]]:
+    """Per-CPU busy/total ticks now; ``fd``: an open /proc/stat to pread (cheaper than opening it each time)."""
     try:
+        if fd is not None:
+            chunks, off = [], 0
+            while True:
+                b = os.pread(fd, 65536, off)
+                if not b:
+                    break
+                chunks.append(b)
+                off += len(b)
+            return parse_proc_stat(b"".join(chunks).decode("ascii", "replace"))
         with open("/proc/stat") as f:
             return parse_proc_stat(f.read())
     except OSError:
@@ -282,11 +296,17 @@ def map_omp_threads(
 # -- the sampler ----------------------------------------------------------------------------------------------------
 @dataclass(slots=True)
 class _TaskTrack:
-    ticks: int
-    cpu: int | None
-    migrations: int
-    allowed: CpuSet
-    seen: CpuSet
+    fd: int  # open /proc/PID/task/TID/stat, re-read with pread: saves the path walk of open() every sample
+    ticks: int = 0
+    cpu: int | None = None
+    migrations: int = 0
+    raw_allowed: frozenset = frozenset()  # what sched_getaffinity returned last, to reuse the CpuSet below
+    allowed: CpuSet = field(default_factory=CpuSet)
+    seen: CpuSet = field(default_factory=CpuSet)
+    new: bool = True
+
+
+FD_CACHE_MAX = 512  # beyond this many watched threads, open/read/close per sample (stay far from RLIMIT_NOFILE)
 
 
 class Sampler:
@@ -317,16 +337,22 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one sample at a time, whoever asks (thread or final sample at stop)
-        self._cpu_times = read_cpu_times()  # the first sample diffs against this
+        try:
+            self._stat_fd: int | None = os.open("/proc/stat", os.O_RDONLY)
+        except OSError:
+            self._stat_fd = None
+        self._cpu_times = read_cpu_times(self._stat_fd)  # the first sample diffs against this
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="ompviz-sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread; a final :meth:`sample_once` is still possible (it reopens what it needs)."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        self.close()
 
     def _loop(self) -> None:
         next_at = time.monotonic() + self.interval
@@ -341,6 +367,67 @@ class Sampler:
         with self._lock:
             return self._sample()
 
+    def close(self) -> None:
+        """Close the cached /proc file descriptors (stop() does it)."""
+        with self._lock:
+            for key in list(self._tracks):
+                self._forget(key)
+            if self._stat_fd is not None:
+                try:
+                    os.close(self._stat_fd)
+                except OSError:
+                    pass
+                self._stat_fd = None
+
+    def _forget(self, key: tuple[int, int]) -> None:
+        tr = self._tracks.pop(key, None)
+        if tr is not None and tr.fd >= 0:
+            try:
+                os.close(tr.fd)
+            except OSError:
+                pass
+
+    def _read(self, key: tuple[int, int]) -> tuple[_TaskTrack, str, int, int | None] | None:
+        """Read one thread's stat and allowed set, updating its track; None (and forgotten) when it is gone."""
+        pid, tid = key
+        tr = self._tracks.get(key)
+        try:
+            if tr is None:
+                fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+                if len(self._tracks) >= FD_CACHE_MAX:
+                    try:
+                        data = os.read(fd, 4096)
+                    finally:
+                        os.close(fd)
+                    fd = -1
+                else:
+                    data = os.pread(fd, 4096, 0)
+                tr = self._tracks[key] = _TaskTrack(fd)
+            elif tr.fd >= 0:
+                data = os.pread(tr.fd, 4096, 0)
+            else:
+                fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+                try:
+                    data = os.read(fd, 4096)
+                finally:
+                    os.close(fd)
+            raw = os.sched_getaffinity(tid)
+        except OSError:  # ENOENT/ESRCH: the thread ended between listing and reading — normal
+            if tr is not None:
+                self._forget(key)
+            return None
+        parsed = _parse_stat(data) if data else None
+        if parsed is None:
+            self._forget(key)
+            return None
+        comm, _state, ticks, cpu = parsed
+        if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
+            tr.raw_allowed, tr.allowed = frozenset(raw), CpuSet(raw)
+            tr.seen = CpuSet() if cpu is None else CpuSet.from_mask(1 << cpu)
+        elif cpu is not None and cpu not in tr.seen:
+            tr.seen = tr.seen | CpuSet.from_mask(1 << cpu)
+        return tr, comm, ticks, cpu
+
     def _sample(self) -> Sample:
         now = time.monotonic()
         dt = None if self._last_time is None else now - self._last_time
@@ -352,45 +439,38 @@ class Sampler:
             out = p.output.snapshot()
             threads: list[ThreadSample] = []
             if st is None:
-                stats: dict[int, tuple] = {}
+                seen_now: dict[int, tuple[_TaskTrack, str, int, int | None]] = {}
                 for tid in list_tasks(p.pid):
-                    r = read_task(p.pid, tid)
-                    if r is not None:
-                        stats[tid] = r
-                ident = map_omp_threads(p.pid, out, {t: a for t, (_, a) in stats.items()})
-                rates = {r.tid: r.ips for r in out.rates if now - r.time <= self.rate_max_age}
-                for tid, (ts, allowed) in stats.items():
                     key = (p.pid, tid)
-                    live_keys.add(key)
-                    tr = self._tracks.get(key)
-                    cpu_seen = CpuSet() if ts.processor is None else CpuSet((ts.processor,))
-                    if tr is None:
-                        tr = _TaskTrack(ts.ticks, ts.processor, 0, allowed, cpu_seen)
-                        self._tracks[key] = tr
+                    r = self._read(key)
+                    if r is not None:
+                        seen_now[tid] = r
+                        live_keys.add(key)
+                ident = map_omp_threads(p.pid, out, {t: r[0].allowed for t, r in seen_now.items()})
+                rates = {r.thread: r.ips for r in out.rates if now - r.time <= self.rate_max_age}
+                for tid, (tr, comm, ticks, cpu) in seen_now.items():
+                    if tr.new:
+                        tr.new = False
                         pct = 0.0
                     else:
-                        pct = 0.0 if not dt else max(0.0, (ts.ticks - tr.ticks) / CLK_TCK / dt * 100.0)
-                        if ts.processor is not None and tr.cpu is not None and ts.processor != tr.cpu:
+                        pct = 0.0 if not dt else max(0.0, (ticks - tr.ticks) / CLK_TCK / dt * 100.0)
+                        if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
                             tr.migrations += 1
-                        if allowed != tr.allowed:  # rebound (e.g. LLVM binds the primary at the first region)
-                            tr.allowed, tr.seen = allowed, cpu_seen
-                        else:
-                            tr.seen = tr.seen | cpu_seen
-                        tr.ticks, tr.cpu = ts.ticks, ts.processor
+                    tr.ticks, tr.cpu = ticks, cpu
                     omp = ident.get(tid)
                     threads.append(
                         ThreadSample(
                             tid=tid,
-                            name=ts.comm,
+                            name=comm,
                             omp_thread=None if omp is None else omp[0],
-                            cpu=ts.processor,
+                            cpu=cpu,
                             cpu_percent=pct,
-                            allowed=allowed,
+                            allowed=tr.allowed,
                             migrations=tr.migrations,
                             seen=tr.seen,
                             reported=None if omp is None else omp[1],
                             place=None if omp is None else omp[2],
-                            ips=rates.get(tid),
+                            ips=None if omp is None else rates.get(omp[0]),
                         )
                     )
                 threads.sort(key=lambda t: (t.omp_thread is None, t.omp_thread or 0, t.tid))
@@ -411,8 +491,8 @@ class Sampler:
                 )
             )
         for key in [k for k in self._tracks if k not in live_keys]:
-            del self._tracks[key]
-        times = read_cpu_times()
+            self._forget(key)
+        times = read_cpu_times(self._stat_fd)
         util = cpu_util(self._cpu_times, times)
         self._cpu_times = times
         s = Sample(seq=self._seq, time=now - self._t0, workers=tuple(workers), cpu_util=util)

@@ -67,13 +67,13 @@ def test_output_state_routes_lines():
     out = OutputState(tail=3)
     out.feed("ompviz-thread thread=1 tid=101 team=2 place=1 cpu=1\n")
     out.feed("ompviz-thread thread=0 tid=100 team=2 place=-1 cpu=0\n")
-    out.feed("ompviz-rate thread=1 tid=101 ips=2500.5\n")
+    out.feed("ompviz-rates ips=1.5,2500.5\n")
     out.feed("ompviz-affinity pid=100 tid=0x7f00 thread=0 team=2 level=1 aff={0}\n")
     for i in range(5):
         out.feed(f"user line {i}\n")
     snap = out.snapshot()
     assert {(k.thread, k.tid, k.place) for k in snap.kernel_threads} == {(1, 101, 1), (0, 100, None)}
-    assert [(r.thread, r.ips) for r in snap.rates] == [(1, 2500.5)]
+    assert [(r.thread, r.ips) for r in snap.rates] == [(0, 1.5), (1, 2500.5)]
     assert len(snap.affinity) == 1
     assert snap.tail == ("user line 2", "user line 3", "user line 4")
 
