@@ -66,6 +66,7 @@ def main() -> int:
         sampler.start()
         time.sleep(a.seconds)
         sampler.stop()
+        sampler.close()
         wall = time.monotonic() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         own_proc = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)

@@ -348,11 +348,10 @@ class Sampler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread; a final :meth:`sample_once` is still possible (it reopens what it needs)."""
+        """Stop the thread; :meth:`sample_once` still works (final samples) until :meth:`close`."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        self.close()
 
     def _loop(self) -> None:
         next_at = time.monotonic() + self.interval

@@ -56,7 +56,7 @@ class LiveSession:
         on_sample: SampleCallback | None = None,
         runtime_lib: str = "gnu",
         grace: float = 1.0,
-        kernel_interval: float = 0.25,
+        kernel_interval: float | None = None,
     ) -> None:
         if runtime_lib not in launcher.RUNTIME_LIBS:
             raise OmpvizError(f"--runtime-lib {runtime_lib!r}: use one of {', '.join(launcher.RUNTIME_LIBS)}")
@@ -111,7 +111,8 @@ class LiveSession:
         else:
             from ompviz.live.build import kernel_binary
 
-            argv = [str(kernel_binary()), "0", str(self.kernel_interval)]
+            # the kernel reports as often as we sample (no faster: every report wakes a reader thread)
+            argv = [str(kernel_binary()), "0", str(self.kernel_interval or self.interval)]
         late_env = launcher.runtime_env(self.runtime_lib)
         if self._home is None:
             self._home = launcher.own_affinity()
@@ -145,6 +146,11 @@ class LiveSession:
         try:
             if sampler is not None:
                 sampler.stop()
+                # One more look while the workers still run, unless the last one is recent: a run shorter than
+                # the interval must still be seen alive (CPU% over a very short delta would only be noise).
+                last = self.latest
+                if last is None or time.monotonic() - self._started - last.time >= self.interval / 2:
+                    self._deliver(sampler.sample_once())
         finally:
             launcher.stop_workers(self.procs, self.grace)
             if self._reserve and self._home is not None:
@@ -152,6 +158,7 @@ class LiveSession:
                 self._reserve = CpuSet()
         if sampler is not None:
             self._deliver(sampler.sample_once())
+            sampler.close()
         return self.summary()
 
     def restart(self) -> str:

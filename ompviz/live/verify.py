@@ -168,6 +168,8 @@ def verify_worker(ws: WorkerSample | None, worker: Worker, runtime: str) -> Work
 
 
 def _exit_text(ws: WorkerSample) -> str:
+    if ws.stopped:
+        return "stopped by ompviz"
     if ws.exit_signal is not None:
         import signal
 

@@ -151,3 +151,11 @@ def test_llvm_runtime_partition_differs_from_libgomp():
     assert not verify_run(summary.samples, [w], "gnu").verified
     (wv,) = summary.verdict.workers
     assert [t.sample.place for t in wv.threads if t.sample] == [0, 0, 1]  # omp_get_place_num() from the kernel
+
+
+def test_run_shorter_than_the_interval_is_still_seen_alive():
+    # interval 5 s, run 0.4 s: no periodic sample happens; stop() must look once more before stopping the workers
+    w = worker(0, [[A], [B]], [(0, 0), (1, 1)])
+    summary = run_for(LiveSession(interval=5.0), [w], seconds=0.4)
+    assert [s.workers[0].alive for s in summary.samples] == [True, False]
+    assert summary.verdict.verified, summary.verdict

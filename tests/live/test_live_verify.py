@@ -84,6 +84,8 @@ def test_worker_verdicts():
     dead = WorkerSample(0, 10, False, exit_signal=9)
     vw = verify_worker(dead, w, "gnu")
     assert vw.verdict == "unverified" and "SIGKILL" in vw.problems[0]
+    stopped = WorkerSample(0, 10, False, exit_signal=15, stopped=True)
+    assert "stopped by ompviz" in verify_worker(stopped, w, "gnu").problems[0]
 
 
 def test_run_uses_each_workers_steady_state():
