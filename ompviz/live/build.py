@@ -78,7 +78,9 @@ def kernel_binary(source: Path = KERNEL_SOURCE, cache: Path | None = None) -> Pa
             raise OmpvizError(f"running {cc} to build the OpenMP kernel failed: {e}") from None
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-            detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no output")
+            # the compiler's own diagnosis ("x.c:1:1: error: ...", "fatal error: omp.h: ...", "cannot find -lgomp")
+            keys = (": error:", "fatal error", "cannot find", "unsupported", "unknown argument")
+            detail = next((ln for ln in lines if any(k in ln for k in keys)), lines[0] if lines else "no output")
             raise OmpvizError(
                 f"{cc} {' '.join(FLAGS)} could not build the OpenMP kernel ({detail.strip()}); "
                 "install a compiler with OpenMP support (gcc + libgomp) or run your own program after '--'"
