@@ -19,49 +19,61 @@ Knights Landing tiles, Group objects such as Arm clusters) would split different
 from __future__ import annotations
 
 from ompviz.cpuset import CpuSet
+from ompviz.plan.places import ids_of, with_ids
 from ompviz.topology.model import Topology
 
 
 class _Node:
-    __slots__ = ("mask", "children")
+    __slots__ = ("mask", "children", "pus")
 
     def __init__(self) -> None:
         self.mask = 0
         self.children: dict[object, _Node] = {}
+        self.pus: tuple[int, ...] = ()  # a core's PUs in logical order; their leaf nodes are made on demand
 
 
 def _tree(topology: Topology, cpus: CpuSet) -> _Node:
+    """Machine > Package > Die > L3 > Core (PU leaves made lazily: a 4,096-PU tree costs one pass over cores)."""
     root = _Node()
+    bits = cpus.mask
     by_os = topology._by_os
-    for c in topology.logical_order:  # depth-first order: children get created in hwloc's order
-        if c not in cpus:
+    for core in topology.cores:  # logical order: children get created in hwloc's order
+        m = core.cpus.mask & bits
+        if not m:
             continue
-        p = by_os[c]
-        bit = 1 << c
+        p = by_os[core.cpus.first]
         keys = (
             ("package", p.package),
             ("die", (p.package, p.die)) if p.die is not None else None,
             ("l3", p.l3) if p.l3 is not None else None,
-            ("core", p.core),
-            ("pu", c),
         )
         node = root
-        node.mask |= bit
+        node.mask |= m
         for k in keys:
             if k is None:
                 continue
             child = node.children.get(k)
             if child is None:
                 child = node.children[k] = _Node()
-            child.mask |= bit
+            child.mask |= m
             node = child
+        leaf = node.children[("core", core.logical_index)] = _Node()
+        leaf.mask = m
+        leaf.pus = tuple(sorted((c for c in core.cpus.ids if bits >> c & 1), key=lambda c: by_os[c].logical_index))
     # CPUs the topology cannot place (not online) are not part of hwloc's tree either.
     return root
 
 
 def _children(node: _Node) -> list[_Node]:
-    # Children in hwloc logical order: the order they first appear walking PUs by L#. That is not always the
+    # Children in hwloc logical order: the order they first appear walking cores by L#. That is not always the
     # order of their first CPU (16em64t-4s2c2t-offlines.xml: package L#2 = {6} comes before L#3 = {3,15}).
+    if node.pus:
+        out = []
+        for c in node.pus:
+            leaf = _Node()
+            leaf.mask = 1 << c
+            out.append(leaf)
+        return out
     return list(node.children.values())
 
 
@@ -73,7 +85,7 @@ def _distrib(roots: list[_Node], n: int, out: list[int]) -> None:
         if not weight:
             continue
         chunk = ((givenweight + weight) * n + tot - 1) // tot - (givenweight * n + tot - 1) // tot
-        if not root.children or chunk <= 1:
+        if (not root.children and not root.pus) or chunk <= 1:
             if chunk:
                 out.extend([root.mask] * chunk)
             else:
@@ -94,7 +106,7 @@ def distrib(topology: Topology, n: int, cpus: CpuSet | None = None) -> list[CpuS
         return []
     out: list[int] = []
     _distrib([root], n, out)
-    return [CpuSet.from_mask(m) for m in out]
+    return [with_ids(ids_of(m), m) for m in out]
 
 
 def singlify(s: CpuSet) -> CpuSet:

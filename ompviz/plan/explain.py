@@ -15,8 +15,7 @@ _PLACES_WORDS = {
 }
 
 
-def _machine(topology: Topology) -> str:
-    s = topology.summary()
+def _machine(topology: Topology, s: dict) -> str:
     smt = topology.smt
     return (
         f"{s['name']}: {s['packages']} package{'s' if s['packages'] != 1 else ''}, {s['numa_nodes']} NUMA node"
@@ -128,7 +127,7 @@ def _places(topology: Topology, plan: Plan) -> list[str]:
 def explain(topology: Topology, plan: Plan, info: dict | None = None) -> list[str]:
     """Lines of plain text, most important first."""
     info = info or {}
-    lines = [_machine(topology)]
+    lines = [_machine(topology, plan.topology_summary)]
     lines += _strategy(topology, plan, info)
     lines += _places(topology, plan)
     lines += _bind(topology, plan)

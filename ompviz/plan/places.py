@@ -32,6 +32,60 @@ from ompviz.topology.model import Topology
 ABSTRACT_NAMES = ("threads", "cores", "ll_caches", "numa_domains", "sockets")
 
 
+# -- fast ids ---------------------------------------------------------------------------------------------------
+def ids_of(mask: int) -> list[int]:
+    """Set bits of ``mask`` in ascending order, in O(bits set): CpuSet.ids walks every bit up to the highest one,
+    which made formatting 4,096 one-CPU places of a 4,096-PU machine take seconds."""
+    out: list[int] = []
+    if not mask:
+        return out
+    base = (mask & -mask).bit_length() - 1
+    m = mask >> base
+    while m:
+        low = m & -m
+        out.append(base + low.bit_length() - 1)
+        m ^= low
+    return out
+
+
+def with_ids(ids: list[int], mask: int | None = None) -> CpuSet:
+    """A CpuSet whose id tuple is already known (ascending ``ids``): primes CpuSet's own cache so that later
+    ``.ids`` / ``.to_list()`` calls (formatting here, JSON, the TUI) cost O(CPUs) instead of O(highest id)."""
+    if mask is None:
+        mask = 0
+        for c in ids:
+            mask |= 1 << c
+    s = CpuSet.from_mask(mask)
+    object.__setattr__(s, "_ids", tuple(ids))
+    return s
+
+
+def _braces(p: CpuSet) -> str:
+    return "{" + ",".join(map(str, p.ids)) + "}"
+
+
+def _omp(p: CpuSet) -> str:
+    """Same text as CpuSet.to_omp (resource intervals), computed from ids_of."""
+    ids = p.ids
+    if not ids:
+        raise OmpvizError("an OpenMP place cannot be empty")
+    if len(ids) > 2:
+        stride = ids[1] - ids[0]
+        if all(ids[k + 1] - ids[k] == stride for k in range(len(ids) - 1)):
+            return f"{{{ids[0]}:{len(ids)}}}" if stride == 1 else f"{{{ids[0]}:{len(ids)}:{stride}}}"
+    parts = []
+    lo = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        n = prev - lo + 1
+        parts.append(str(lo) if n == 1 else f"{lo},{prev}" if n == 2 else f"{lo}:{n}")
+        if i is not None:
+            lo = prev = i
+    return "{" + ",".join(parts) + "}"
+
+
 # -- building places --------------------------------------------------------------------------------------------
 def _key_fn(topology: Topology, granularity: str):
     """Function CPU id -> grouping key for one granularity (None key = a place of its own)."""
@@ -56,14 +110,13 @@ def _key_fn(topology: Topology, granularity: str):
 def group_places(topology: Topology, cpus: CpuSet, granularity: str) -> tuple[CpuSet, ...]:
     """Split ``cpus`` into places of the given granularity, ordered by lowest CPU id."""
     if granularity == "threads":
-        return tuple(CpuSet.from_mask(1 << c) for c in cpus.ids)
+        return tuple(with_ids([c], 1 << c) for c in cpus.ids)
     key = _key_fn(topology, granularity)
-    groups: dict[object, int] = {}
+    groups: dict[object, list[int]] = {}
     for c in cpus.ids:
-        k = key(c)
-        groups[k] = groups.get(k, 0) | (1 << c)
+        groups.setdefault(key(c), []).append(c)
     # dict preserves first-seen order and CPUs are visited in ascending order: ordered by lowest CPU id.
-    return tuple(CpuSet.from_mask(m) for m in groups.values())
+    return tuple(with_ids(ids) for ids in groups.values())
 
 
 def abstract_places(topology: Topology, granularity: str, runtime: str = "gnu") -> tuple[CpuSet, ...]:
@@ -100,7 +153,7 @@ def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str
 
 # -- formatting -------------------------------------------------------------------------------------------------
 def format_explicit(places: Sequence[CpuSet]) -> str:
-    return ",".join(p.to_braces() for p in places)
+    return ",".join(_braces(p) for p in places)
 
 
 def _shift(p: CpuSet, by: int) -> CpuSet | None:
@@ -124,10 +177,10 @@ def format_intervals(places: Sequence[CpuSet]) -> str:
                 j += 1
                 while j < n and _shift(places[j - 1], stride) == places[j]:
                     j += 1
-                out.append(f"{p.to_omp()}:{j - i}:{stride}")
+                out.append(f"{_omp(p)}:{j - i}:{stride}")
                 i = j
                 continue
-        out.append(p.to_omp())
+        out.append(_omp(p))
         i += 1
     return ",".join(out)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ompviz.cpuset import CpuSet
-from ompviz.plan import runtime as rt
 from ompviz.plan.model import PlanRequest, PlanWarning, Worker
 from ompviz.topology.model import Topology
 
@@ -84,17 +83,17 @@ def check(
             )
         )
 
-    # per-rank CPU problems
-    existing = topology.all_cpus
-    offline = topology.offline
-    disallowed = topology.disallowed
-    bad_exist: dict[int, CpuSet] = {}
+    # per-rank CPU problems (the sets are only built when some rank leaves the allowed CPUs: big machines)
+    allowed = topology.allowed
+    outside = any(not (w.cpus <= allowed) for w in workers)
+    existing = topology.all_cpus if outside else allowed
+    offline = topology.offline if outside else CpuSet()
+    disallowed = topology.disallowed if outside else CpuSet()
     for w in workers:
         if not w.cpus and not (vllm and not w.env):
             add(PlanWarning("empty-rank", "error", f"rank {w.rank} has no CPU left", (w.rank,)))
         ne = w.cpus - existing
         if ne:
-            bad_exist[w.rank] = ne
             add(
                 PlanWarning(
                     "cpu-not-exist",
@@ -209,17 +208,21 @@ def check(
                 )
             )
 
-    # SMT siblings split between ranks
+    # SMT siblings split between ranks: one pass over the PUs (a core is split when its PUs have 2+ owners)
     rank_of: dict[int, int] = {}
     for w in workers:
         for c in w.cpus.ids:
             rank_of.setdefault(c, w.rank)
+    core_ranks: dict[int, set[int]] = {}
+    for pu in topology.pus:
+        r = rank_of.get(pu.os_index)
+        if r is not None and pu.core is not None:
+            core_ranks.setdefault(pu.core, set()).add(r)
     split_cpus = 0
     split_ranks: set[int] = set()
-    for core in topology.cores:
-        rs = {rank_of[c] for c in core.cpus.ids if c in rank_of}
+    for core, rs in core_ranks.items():
         if len(rs) > 1:
-            split_cpus |= core.cpus.mask
+            split_cpus |= topology.cores[core].cpus.mask
             split_ranks |= rs
     if split_cpus:
         add(
@@ -261,7 +264,8 @@ def check(
         diff = [
             w
             for w in workers
-            if w.places and w.num_threads >= 1 and rt.runtime_differs(request.bind, len(w.places), w.num_threads)
+            # same as runtime.runtime_differs(bind, P, T), from the placements already computed
+            if w.places and w.num_threads >= 1 and [t.place for t in w.gnu] != [t.place for t in w.llvm]
         ]
         if diff:
             w0 = diff[0]
