@@ -1,0 +1,65 @@
+"""Warning codes, severities, ranks and CPUs, each provoked on purpose (reasoning in comments)."""
+
+from __future__ import annotations
+
+from ompviz.cpuset import CpuSet
+from ompviz.plan import PlanRequest, plan
+from ompviz.topology.model import PURecord, build_topology
+
+
+def machine():
+    """2 packages x 2 cores x 2 PUs (core c = {c, c+4}); CPU 7 offline, CPU 6 disallowed."""
+    recs = []
+    for c in range(4):
+        for t in range(2):
+            cpu = c + 4 * t
+            recs.append(
+                PURecord(cpu, package=c // 2, numa=c // 2, l3_key=c // 2, core_key=c, online=cpu != 7, allowed=cpu != 6)
+            )
+    return build_topology(recs, name="w", source="test", source_kind="synthetic")
+
+
+M = machine()
+
+
+def by_code(p):
+    return {w.code: w for w in p.warnings}
+
+
+def test_manual_problems():
+    p = plan(M, PlanRequest(strategy="manual", cpus="0,4,6|1,5,7|1,9"))
+    w = by_code(p)
+    assert w["cpu-not-allowed"].cpus == CpuSet([6]) and w["cpu-not-allowed"].ranks == (0,)
+    assert w["cpu-offline"].cpus == CpuSet([7]) and w["cpu-offline"].severity == "warning"
+    assert w["cpu-not-exist"].cpus == CpuSet([9]) and w["cpu-not-exist"].severity == "error"
+    assert w["overlap"].ranks == (1, 2) and w["overlap"].cpus == CpuSet([1])
+
+
+def test_spans_and_smt_split():
+    # rank 0 = CPUs 0 and 2: core 0 (package 0) and core 2 (package 1); rank 1 = CPU 4, the sibling of CPU 0
+    p = plan(M, PlanRequest(strategy="manual", cpus="0,2|4"))
+    w = by_code(p)
+    assert w["spans-package"].ranks == (0,) and w["spans-numa"].ranks == (0,)
+    assert w["smt-split"].cpus == CpuSet([0, 4]) and w["smt-split"].ranks == (0, 1)
+
+
+def test_errors_sorted_first_and_plan_not_ok():
+    p = plan(M, PlanRequest(ranks=2, threads=0))
+    assert p.warnings[0].severity == "error" and p.warnings[0].code == "threads-lt-1" and not p.ok
+
+
+def test_reserve_everything():
+    p = plan(M, PlanRequest(ranks=1, reserve=M.allowed))
+    assert by_code(p)["nothing-left"].severity == "error" and p.workers == ()
+
+
+def test_unequal_and_threads_share_places():
+    # allowed = 0-5 (6 usable CPUs: core 2 = {2}, core 3 = {3} after 6,7 drop out), 2 ranks compact:
+    # cores 0,1 = {0,4},{1,5} (4 CPUs) vs cores 2,3 = {2},{3} (2 CPUs)
+    p = plan(M, PlanRequest(ranks=2, strategy="compact", places="sockets", threads=3))
+    w = by_code(p)
+    assert w["unequal-ranks"].ranks == (0,)
+    # places=sockets: one place per rank. Rank 0: 3 threads, 1 place of 4 CPUs -> threads share the place (info);
+    # rank 1: 3 threads on 2 CPUs -> oversubscribed
+    assert w["threads-share-places"].ranks == (0,) and w["threads-share-places"].severity == "info"
+    assert w["oversubscribed"].ranks == (1,)
