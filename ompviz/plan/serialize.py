@@ -63,12 +63,20 @@ def _threads_text(w: Worker, runtime: str) -> str:
 
 
 def _abbrev(s: str, width: int) -> str:
+    """Keep the start and the end of a long list, cut at place/item boundaries: '{0},{1} ... {286},{287}'."""
     if len(s) <= width:
         return s
-    # keep the start and the end so both ends of the list stay visible
-    head = (width - 5) * 2 // 3
-    tail = width - 5 - head
-    return s[:head] + " ... " + s[-tail:]
+    head_max = (width - 5) * 2 // 3
+    tail_max = width - 5 - head_max
+    head = s[:head_max]
+    cut = head.rfind("},")  # end of a whole place
+    if cut > 0:
+        head = head[: cut + 1]
+    tail = s[-tail_max:]
+    cut = tail.find(",{")  # start of a whole place
+    if cut >= 0:
+        tail = tail[cut + 1 :]
+    return head + " ... " + tail
 
 
 def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
@@ -80,10 +88,12 @@ def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
         if req.strategy == "vllm"
         else f"places {req.places}, OMP_PROC_BIND={req.bind}"
     )
-    lines = [
+    lines = textwrap.wrap(
         f"{s.get('name', '?')} ({s.get('pus', '?')} CPUs) - strategy {req.strategy}, "
         f"{len(plan.workers)} rank(s), {how}, runtime {req.runtime}",
-    ]
+        width,
+        subsequent_indent="  ",
+    )
     rows = [
         (str(w.rank), w.cpus.to_list() or "-", w.env_dict.get("OMP_PLACES", "-") or "-", _threads_text(w, req.runtime))
         for w in plan.workers

@@ -43,7 +43,12 @@ def test_summary_matches_topology():
 
 
 def test_text_fits_100_columns_and_abbreviates():
-    big = machine(cores=256, smt=2)
+    big = build_topology(
+        [PURecord(c, package=0, numa=0, l3_key=0, core_key=c) for c in range(512)],
+        name="a machine with a long model name, AMD EPYC 9654 96-Core Processor, to force wrapping",
+        source="test",
+        source_kind="synthetic",
+    )
     p = plan(big, PlanRequest(ranks=3, places="threads", threads=4))
     text = plan_to_text(p)
     assert all(len(line) <= 100 for line in text.splitlines()), max(text.splitlines(), key=len)
