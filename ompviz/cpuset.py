@@ -74,12 +74,7 @@ class CpuSet:
     def ids(self) -> tuple[int, ...]:
         ids = self._ids
         if ids is None:
-            b = self._bits
-            if not b:
-                ids = ()
-            else:
-                s = bin(b)[:1:-1]  # little-endian bit string
-                ids = tuple(i for i, ch in enumerate(s) if ch == "1")
+            ids = tuple(i for lo, hi in _runs_of(self._bits) for i in range(lo, hi + 1))
             object.__setattr__(self, "_ids", ids)
         return ids
 
@@ -152,13 +147,7 @@ class CpuSet:
     # -- formatting -----------------------------------------------------------------------------
     def runs(self) -> list[tuple[int, int]]:
         """Maximal runs of consecutive ids as (lo, hi) inclusive."""
-        out: list[tuple[int, int]] = []
-        for i in self.ids:
-            if out and out[-1][1] == i - 1:
-                out[-1] = (out[-1][0], i)
-            else:
-                out.append((i, i))
-        return out
+        return _runs_of(self._bits)
 
     def to_list(self) -> str:
         """Linux cpulist notation: ``0-3,8,10-11`` (empty set -> ``""``)."""
@@ -219,6 +208,31 @@ class CpuSet:
         if t.lower().startswith("0x"):
             return parse_hwloc(t) if "," in t else parse_hex(t)
         return parse_list(t)
+
+
+_ONES = re.compile("1+")
+
+
+def _runs_of(bits: int) -> list[tuple[int, int]]:
+    """Runs of set bits as (lo, hi). The regex scan over the bit string runs in C, so even a 4,096-PU machine's
+    sets cost microseconds (a Python loop per bit or per run was the planner's hot spot)."""
+    if not bits:
+        return []
+    if bits.bit_count() * 32 < bits.bit_length():
+        # sparse (a few CPUs at high ids): hop from run to run with big-int ops instead of scanning every bit
+        out: list[tuple[int, int]] = []
+        base = 0
+        while bits:
+            tz = (bits & -bits).bit_length() - 1
+            bits >>= tz
+            base += tz
+            ones = (~bits & (bits + 1)).bit_length() - 1
+            out.append((base, base + ones - 1))
+            bits >>= ones
+            base += ones
+        return out
+    s = bin(bits)[:1:-1]  # little-endian bit string
+    return [(m.start(), m.end() - 1) for m in _ONES.finditer(s)]
 
 
 _INT = re.compile(r"\d+")
