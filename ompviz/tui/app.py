@@ -87,8 +87,11 @@ class OmpvizApp(App[None]):
         *,
         planner: Callable[[Topology, PlanRequest], Plan] | None = None,
         loader: Callable[[str], Topology] | None = None,
+        optional_screens: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
+        # Which export/live dialogs to look for (tests pin this so snapshots do not depend on other modules).
+        self._optional = OPTIONAL_SCREENS if optional_screens is None else optional_screens
         self.topology = topology
         self.request = request or PlanRequest()
         self._planner = planner or default_planner()
@@ -236,7 +239,7 @@ class OmpvizApp(App[None]):
     def on_controls_request_changed(self, event: Controls.RequestChanged) -> None:
         self.set_request(event.request)
 
-    def on_topology_map_pu_clicked(self, event: TopologyMap.PUClicked) -> None:
+    def on_topology_map_pu_clicked(self, event: TopologyMap.PuClicked) -> None:
         reserve = self.request.reserve ^ CpuSet([event.cpu])
         self.set_request(dataclasses.replace(self.request, reserve=reserve))
         self._show_pu(CpuSet([event.cpu]), event.cpu)
@@ -318,7 +321,9 @@ class OmpvizApp(App[None]):
         self.notify(f"Loaded {topology.name} ({topology.source})", timeout=3)
 
     def _optional_screen(self, action: str) -> type[Screen] | None:
-        mod_name, attr = OPTIONAL_SCREENS[action]
+        if action not in self._optional:
+            return None
+        mod_name, attr = self._optional[action]
         try:
             return getattr(importlib.import_module(mod_name), attr)
         except (ImportError, AttributeError):

@@ -160,9 +160,12 @@ def build_layout(topo: Topology, width: int, level: str = "pu", numbering: str =
             for block in blocks:
                 items.append(_core_block(topo, block, width, cellw, level, numbering))
         elif level == "l3":
+            one_numa = len({c.numa for b in blocks for c in b}) == 1
             for block in blocks:
                 cpus = CpuSet.union_all(c.cpus for c in block)
                 label = _block_label(block[0]).replace("NUMA ", "N").replace("L3 #", "L3#")
+                if one_numa and block[0].numa is not None:
+                    label = label.split(" · ", 1)[-1]  # the package header already names its only NUMA node
                 text = _fit(f"{label}: {_cpus_text(topo, cpus, numbering)}", width - 1)
                 items.append((len(text) + 1, [[Cell(0, len(text) + 1, text, "l3", cpus)]]))
         else:
@@ -202,11 +205,18 @@ def _core_block(
     max_per_row = max(1, width // cellw)
     rows = math.ceil(n / max_per_row)
     per_row = math.ceil(n / rows)  # balanced rows rather than a long row and a stub
+    smt = max(len(c.cpus) for c in block) if level == "pu" else 1
     label = _block_label(block[0])
+    if level == "pu":
+        # Say what a column is, so wrapped rows of cores are never mistaken for SMT siblings.
+        per_core = f"{smt} PU{'s' if smt > 1 else ''}/core"
+        if rows > 1 or len(label) + len(per_core) + 3 <= per_row * cellw:
+            label += f" · {per_core}"
     bw = min(width, max(per_row * cellw, len(label)))
     out: list[list[Cell]] = [[Cell(0, 0, _fit(label, bw), "label", CpuSet.union_all(c.cpus for c in block))]]
-    smt = max(len(c.cpus) for c in block) if level == "pu" else 1
     for r in range(rows):
+        if r and smt > 1:
+            out.append([])  # blank line between wrapped groups of SMT rows
         chunk = block[r * per_row : (r + 1) * per_row]
         for s in range(smt):
             cells = []

@@ -60,17 +60,16 @@ def legend_text(plan: Plan | None) -> Text:
             label = ",".join(map(str, same[:3])) + ("…" if len(same) > 3 else "")
             t.append(f" {label} ", rank_style(i))
             t.append(" ")
-        t.append(" ranks  ", "dim")
+        t.append(" ", "dim")
     for mark, what in (
         ("reserved", "reserved"),
         ("disallowed", "disallowed"),
         ("offline", "offline"),
-        ("overlap", "2+ ranks"),
+        ("overlap", "shared"),
         ("highlight", "warning"),
     ):
-        t.append(MARKS[mark], "bold")
-        t.append(f" {what}  ", "dim")
-    t.append("click a PU: reserve", "dim italic")
+        t.append(MARKS[mark], "bold #000000 on #ffff5f" if mark == "highlight" else "bold")
+        t.append(f" {what} ", "dim")
     return t
 
 

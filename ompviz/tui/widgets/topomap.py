@@ -29,7 +29,7 @@ PALETTE = (
     "#87d787",
     "#ff8787",
     "#d7afff",
-    "#d7d75f",
+    "#d7875f",
     "#5fd7d7",
     "#ffafd7",
     "#afafaf",
@@ -77,6 +77,7 @@ class TopologyMap(ScrollView, can_focus=True):
     TopologyMap > .topomap--offline { color: $text-disabled; text-style: italic; }
     TopologyMap > .topomap--overlap { color: $text-error; background: $error-muted; text-style: bold; }
     TopologyMap > .topomap--hover { text-style: bold reverse; }
+    TopologyMap > .topomap--highlight { color: #000000; background: #ffff5f; text-style: bold; }
     """
 
     COMPONENT_CLASSES = {
@@ -88,10 +89,11 @@ class TopologyMap(ScrollView, can_focus=True):
         "topomap--offline",
         "topomap--overlap",
         "topomap--hover",
+        "topomap--highlight",
     }
 
     @dataclass
-    class PUClicked(Message):
+    class PuClicked(Message):
         cpu: int
 
     @dataclass
@@ -247,7 +249,7 @@ class TopologyMap(ScrollView, can_focus=True):
                 mark = MARKS["reserved"]
         hot = bool(st.highlight) and cell.cpus.intersects(st.highlight)
         if hot:
-            style = style + Style(reverse=True, bold=True)
+            style = style + cs("topomap--highlight")
             if mark == " ":
                 mark = MARKS["highlight"]
         if st.selected and cell.cpus.intersects(st.selected):
@@ -289,7 +291,7 @@ class TopologyMap(ScrollView, can_focus=True):
     def on_click(self, event) -> None:
         cell = self._cell_at_event(event)
         if cell is not None and cell.role == "pu" and cell.pu is not None:
-            self.post_message(self.PUClicked(cell.pu))
+            self.post_message(self.PuClicked(cell.pu))
 
     # -- for tests and the app -------------------------------------------------------------------
     def screen_offset_of(self, cpu: int) -> tuple[int, int] | None:

@@ -1,0 +1,348 @@
+"""Pilot tests: every key binding, mouse reserve toggling and hover, loading each kind of source, bad input.
+
+Machines are self-built (tui_machines) so these run without ../shared; expected values are reasoned by hand from
+how those machines are built (sibling s of core k is OS index k + s * cores).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+from textual.widgets import Input, OptionList, Static, TabbedContent
+from tui_machines import hybrid, small
+
+from ompviz.cpuset import CpuSet
+from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, PlanRequest
+from ompviz.tui.app import OmpvizApp
+from ompviz.tui.widgets.controls import Controls
+from ompviz.tui.widgets.topomap import TopologyMap
+
+SIZE = (160, 50)
+
+
+def sync(fn):
+    """Run an async test body with asyncio.run (no async pytest plugin is required)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def _text(app: OmpvizApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+@sync
+async def test_rank_keys_replan_and_repaint():
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus")
+        await pilot.pause()
+        assert app.request.ranks == 2 and len(app.plan.workers) == 2
+        # compact on 2 packages x 8 cores: rank 0 takes package 0 = cores 0-7 and their siblings 16-23
+        assert app.plan.workers[0].cpus == CpuSet.range(0, 7) | CpuSet.range(16, 23)
+        assert app.query_one("#ctl-ranks", Input).value == "2"
+        lines = app.query_one(TopologyMap).plain_lines()
+        assert any("16" in ln for ln in lines)
+        await pilot.press("minus", "minus")  # never below one rank
+        await pilot.pause()
+        assert app.request.ranks == 1
+
+
+@sync
+async def test_cycle_keys():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        for key, field, choices in (
+            ("s", "strategy", STRATEGIES),
+            ("b", "bind", BIND_POLICIES),
+            ("t", "smt", SMT_POLICIES),
+            ("p", "places", PLACES),
+        ):
+            start = getattr(app.request, field)
+            await pilot.press(key)
+            await pilot.pause()
+            expected = choices[(choices.index(start) + 1) % len(choices)]
+            assert app.plan_error is None
+            assert getattr(app.request, field) == expected
+            assert app.plan.request == app.request
+            assert app.query_one(f"#ctl-{field}").value == expected  # the form shows what the key chose
+        # cycling on to 'manual' with no lists: the planner refuses (manual needs --cpus), the error is shown
+        # and the last good request is kept
+        while app.request.strategy != "distrib":
+            await pilot.press("s")
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.request.strategy == "distrib"
+        assert app.plan_error and "manual" in app.plan_error
+        assert app.plan_error in _text(app, "#err-form")
+
+
+@sync
+async def test_numbering_fold_controls_help_quit():
+    app = OmpvizApp(hybrid(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.query_one(TopologyMap)
+        assert m.numbering == "os"
+        await pilot.press("o")
+        assert m.numbering == "logical"
+        assert "logical" in m.border_title
+        await pilot.press("o")
+        assert m.numbering == "os"
+        await pilot.press("z")
+        assert m.fold == "pu" and m.level == "pu"
+        await pilot.press("z")
+        assert m.level == "core"
+        await pilot.press("z", "z", "z")
+        assert m.fold == "auto"
+        sidebar = app.query_one("#sidebar")
+        assert sidebar.display
+        await pilot.press("c")
+        await pilot.pause()
+        assert not sidebar.display
+        await pilot.press("c")
+        await pilot.pause()
+        assert sidebar.display
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "HelpScreen"
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@sync
+async def test_logical_numbering_shows_logical_indices():
+    # hybrid(): P-core 0 = CPUs 0,1 (L#0, L#1) ... E-cores 4-7 are L#4-L#7: identical here, so use small():
+    # small() core k has siblings k and k+16; depth-first L# numbers them 2k and 2k+1.
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.query_one(TopologyMap)
+        await pilot.press("o")
+        lines = m.plain_lines()
+        # first core row of package 0: cores 0..3 -> L#0,2,4,6 ; sibling row -> L#1,3,5,7
+        first_row = next(ln for ln in lines if ln.split() and ln.split()[0] == "0")
+        assert first_row.split()[:4] == ["0", "2", "4", "6"]
+
+
+@sync
+async def test_click_toggles_reserved_and_hover_shows_details():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.query_one(TopologyMap)
+        x, y = m.screen_offset_of(17)
+        await pilot.hover(TopologyMap, offset=(x + 1, y))
+        await pilot.pause()
+        info = _text(app, "#pu-info")
+        # CPU 17 is the second sibling of core 1 (k=1, s=1): core L#1, package 0, owned by rank 0
+        assert "PU P#17" in info and "core L#1" in info and "package 0" in info and "rank 0" in info
+        assert "SMT siblings 1,17" in info
+        await pilot.click(TopologyMap, offset=(x + 1, y))
+        await pilot.pause()
+        assert 17 in app.request.reserve
+        assert 17 not in app.plan.workers[0].cpus
+        assert app.query_one("#ctl-reserve", Input).value == "17"
+        assert any("17r" in ln for ln in m.plain_lines())
+        await pilot.click(TopologyMap, offset=(x + 1, y))
+        await pilot.pause()
+        assert 17 not in app.request.reserve
+
+
+@sync
+async def test_reserve_input_live_validation():
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE) as pilot:
+        inp = app.query_one("#ctl-reserve", Input)
+        inp.focus()
+        await pilot.press(*"5-2")
+        await pilot.pause()
+        assert inp.has_class("-invalid")
+        assert "reserve" in _text(app, "#err-reserve")
+        # "5" was valid while typing and was planned; "5-" and "5-2" are not: the last valid value stays
+        assert app.request.reserve == CpuSet([5])
+        await pilot.press("backspace", "backspace", "backspace", *"0-1")
+        await pilot.pause()
+        assert not inp.has_class("-invalid")
+        assert app.request.reserve == CpuSet([0, 1])
+        assert not (app.plan.workers[0].cpus & CpuSet([0, 1]))
+
+
+@sync
+async def test_invalid_ranks_and_threads_are_refused_inline():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        ranks = app.query_one("#ctl-ranks", Input)
+        ranks.value = "0"
+        await pilot.pause()
+        assert ranks.has_class("-invalid") and app.request.ranks == 2
+        assert "at least 1" in _text(app, "#err-form")
+        threads = app.query_one("#ctl-threads", Input)
+        threads.value = "many"
+        await pilot.pause()
+        assert threads.has_class("-invalid") and app.request.threads is None
+        threads.value = "3"
+        await pilot.pause()
+        assert app.request.threads == 3 and app.plan.workers[0].num_threads == 3
+
+
+@sync
+async def test_manual_lists_and_vllm_fields_follow_strategy():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        controls = app.query_one(Controls)
+        assert not app.query_one("#ctl-cpus").display or not controls.has_class("-manual")
+        app.set_request(PlanRequest(ranks=2, strategy="manual", cpus="0-3|4-7"))
+        await pilot.pause()
+        assert controls.has_class("-manual")
+        assert app.query_one("#ctl-cpus", Input).value == "0-3|4-7"
+        assert [w.cpus for w in app.plan.workers] == [CpuSet.range(0, 3), CpuSet.range(4, 7)]
+        app.query_one("#ctl-cpus", Input).value = "8-9|10-11"
+        await pilot.pause()
+        assert [w.cpus for w in app.plan.workers] == [CpuSet([8, 9]), CpuSet([10, 11])]
+        app.set_request(PlanRequest(ranks=2, strategy="vllm"))
+        await pilot.pause()
+        assert controls.has_class("-vllm") and not controls.has_class("-manual")
+        app.query_one("#ctl-VLLM_CPU_OMP_THREADS_BIND", Input).value = "0-3|4-7"
+        await pilot.pause()
+        assert dict(app.request.vllm_vars)["VLLM_CPU_OMP_THREADS_BIND"] == "0-3|4-7"
+
+
+@sync
+async def test_warning_selection_highlights_its_cpus():
+    # two manual ranks sharing CPUs 2-3: the planner must warn about the overlap and name those CPUs/ranks
+    app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="manual", cpus="0-3|2-5"))
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.plan.warnings
+        app.query_one("#panels", TabbedContent).active = "tab-warnings"
+        await pilot.pause()
+        ol = app.query_one("#warnings", OptionList)
+        idx = next(i for i, w in enumerate(app.plan.warnings) if w.code == "overlap")
+        ol.focus()
+        ol.highlighted = idx
+        await pilot.pause()
+        m = app.query_one(TopologyMap)
+        assert m.state.highlight and m.state.highlight >= CpuSet([2, 3])
+        assert any("3!" in ln for ln in m.plain_lines())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not m.state.highlight
+
+
+async def _load_via_dialog(pilot, app, field: str | None, text: str | None, preset: str | None = None):
+    await pilot.press("l")
+    await pilot.pause()
+    assert type(app.screen).__name__ == "LoadScreen"
+    if preset is not None:
+        ol = app.screen.query_one("#load-presets", OptionList)
+        ol.focus()
+        ol.highlighted = next(i for i in range(ol.option_count) if ol.get_option_at_index(i).id == preset)
+        await pilot.press("enter")
+    else:
+        inp = app.screen.query_one(f"#{field}", Input)
+        inp.focus()
+        inp.value = text
+        await pilot.press("enter")
+    await pilot.pause()
+
+
+@sync
+async def test_load_snapshot_file_preset_and_synthetic(tmp_path):
+    from ompviz.topology.snapshot import dumps_snapshot
+
+    snap = tmp_path / "hybrid.json"
+    snap.write_text(dumps_snapshot(hybrid()))
+    app = OmpvizApp(small(), PlanRequest(ranks=2, reserve=CpuSet([31])))
+    async with app.run_test(size=SIZE) as pilot:
+        await _load_via_dialog(pilot, app, "load-path", str(snap))
+        assert type(app.screen).__name__ != "LoadScreen"
+        assert app.topology.name == "hybrid test box" and len(app.topology.pus) == 8
+        assert app.request.reserve == CpuSet()  # CPU 31 does not exist on the new machine
+        assert "hybrid test box" in _text(app, "#header")
+        await _load_via_dialog(pilot, app, None, None, preset="teach-4c")
+        assert app.topology.source == "preset:teach-4c"
+        pytest.importorskip("ompviz.topology.synthetic")
+        await _load_via_dialog(pilot, app, "load-synthetic", "pack:2 core:3 pu:2")
+        assert len(app.topology.pus) == 12 and len(app.topology.cores) == 6
+        assert len(app.plan.workers) == 2
+
+
+@sync
+async def test_load_errors_stay_in_the_dialog(tmp_path):
+    bad = tmp_path / "junk.xml"
+    bad.write_text("<topology><object type='Machine'>")  # truncated XML
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await _load_via_dialog(pilot, app, "load-path", str(tmp_path / "missing.xml"))
+        assert type(app.screen).__name__ == "LoadScreen"
+        err = str(app.screen.query_one("#load-error", Static).render())
+        assert "missing.xml" in err and "no such file" in err
+        inp = app.screen.query_one("#load-path", Input)
+        inp.value = str(bad)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "LoadScreen"
+        assert "junk.xml" in str(app.screen.query_one("#load-error", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.topology.name == "small test box"
+
+
+@sync
+async def test_command_palette_offers_actions_and_presets():
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for expected in ("One rank more", "Strategy: spread", "Bind: primary", "Load topology", "Help"):
+            assert expected in titles
+        from ompviz.topology.presets import PRESETS
+
+        assert all(f"Preset: {name}" in titles for name in PRESETS)
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Strategy: spread")
+        cmd.callback()
+        assert app.request.strategy == "spread"
+
+
+@sync
+async def test_planner_error_is_shown_not_raised():
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE) as pilot:
+        app.set_request(PlanRequest(ranks=1, strategy="manual", cpus="0-3|junk"))
+        await pilot.pause()
+        assert app.request.strategy == "compact"  # last good request kept
+        assert app.plan_error and app.plan_error in _text(app, "#err-form")
+
+
+@sync
+async def test_run_and_export_keys_open_their_dialogs_when_present():
+    import importlib
+
+    from ompviz.tui.app import OPTIONAL_SCREENS
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        for action, key in (("run_live", "r"), ("export", "e")):
+            mod, attr = OPTIONAL_SCREENS[action]
+            try:
+                expected = getattr(importlib.import_module(mod), attr)
+            except (ImportError, AttributeError):
+                # not installed: the key is hidden from the footer and does nothing
+                assert app.check_action(action, ()) is False
+                await pilot.press(key)
+                assert app.screen is app.screen_stack[0]
+                continue
+            assert app.check_action(action, ()) is True
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, expected)
+            app.pop_screen()
+            await pilot.pause()
+    # with no dialogs configured the keys are hidden
+    bare = OmpvizApp(small(), PlanRequest(ranks=1), optional_screens={})
+    assert bare.check_action("run_live", ()) is False and bare.check_action("export", ()) is False
