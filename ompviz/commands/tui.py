@@ -26,36 +26,25 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _from_config(path: str):
-    """(topology, request) from a saved config, via the export issue's loader."""
-    try:
-        from ompviz.export.config import load_config
-    except ImportError:
-        raise OmpvizError(f"--config {path}: saved configs are not supported by this installation") from None
-    cfg = load_config(path)
-    topo = getattr(cfg, "topology", None)
-    req = getattr(cfg, "request", None)
-    if topo is None or req is None:
-        raise OmpvizError(f"--config {path}: the config holds no topology or request")
-    return topo, req
-
-
 def build_app(args: argparse.Namespace):
     """The app for these arguments; raises OmpvizError for bad input before any terminal is touched."""
     from ompviz.commands.common import request_from_args
     from ompviz.topology import load
 
-    base = None
-    topo = None
+    notes: tuple[str, ...] = ()
     if getattr(args, "config", None):
-        topo, base = _from_config(args.config)
-    if args.topology or topo is None:
-        topo = load(args.topology or "live")
+        from ompviz.export.config import load_config
+
+        # the saved request, on the embedded machine unless --topology overrides it; flags override the request
+        cfg = load_config(args.config, topology=args.topology)
+        topo, base, notes = cfg.topology, cfg.request, cfg.notes
+    else:
+        topo, base = load(args.topology or "live"), None
     request = request_from_args(args, base)
 
     from ompviz.tui.app import OmpvizApp
 
-    return OmpvizApp(topo, request)
+    return OmpvizApp(topo, request, notes=notes)
 
 
 def screenshot(app, path: str, size: tuple[int, int]) -> None:

@@ -88,8 +88,10 @@ class OmpvizApp(App[None]):
         planner: Callable[[Topology, PlanRequest], Plan] | None = None,
         loader: Callable[[str], Topology] | None = None,
         optional_screens: dict[str, tuple[str, str]] | None = None,
+        notes: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
+        self._notes = notes  # one-line messages to show once the screen is up (e.g. from a loaded config)
         # Which export/live dialogs to look for (tests pin this so snapshots do not depend on other modules).
         self._optional = OPTIONAL_SCREENS if optional_screens is None else optional_screens
         self.topology = topology
@@ -132,6 +134,8 @@ class OmpvizApp(App[None]):
         self._show_pu(CpuSet(), None)
         self.query_one("#workers").border_title = "Workers"
         self._show_plan()
+        for note in self._notes:
+            self.notify(note, severity="warning", timeout=8)
 
     # -- core calls ------------------------------------------------------------------------------
     def _replan(self, request: PlanRequest, *, notify: bool = True) -> bool:
