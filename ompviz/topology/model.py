@@ -247,18 +247,24 @@ def build_topology(
     core_m = members(lambda r: r.core_key if r.core_key is not None else ("pu", r.os_index))
 
     # Depth-first order = sort by (first CPU of package, of die, of NUMA-or-L3, of core, os index).
-    # Comparing first CPUs level by level is exactly hwloc's child ordering by cpuset.
+    # Comparing first CPUs level by level is exactly hwloc's child ordering by cpuset. First CPUs and sizes are
+    # computed once per group: per PU it made building a 65,536-PU machine quadratic.
+    pkg_first = {k: _first(v) for k, v in pkg_m.items()}
+    die_first = {k: _first(v) for k, v in die_m.items()}
+    numa_first = {k: (_first(v), len(v)) for k, v in numa_m.items()}
+    l3_first = {k: (_first(v), len(v)) for k, v in l3_m.items()}
+    core_first = {k: _first(v) for k, v in core_m.items()}
+    unknown = (0, 0)
+
     def dfs_key(r: PURecord):
-        pkg = _first(pkg_m.get(r.package, set()))
-        die = _first(die_m.get((r.package, r.die), set())) if r.die is not None else 0
-        numa = _first(numa_m.get(r.numa, set())) if r.numa is not None else 0
-        l3 = _first(l3_m.get(r.l3_key, set())) if r.l3_key is not None else 0
+        pkg = pkg_first.get(r.package, 1 << 30)
+        die = die_first.get((r.package, r.die), 1 << 30) if r.die is not None else 0
+        numa, n_sz = numa_first.get(r.numa, unknown) if r.numa is not None else unknown
+        l3, l_sz = l3_first.get(r.l3_key, unknown) if r.l3_key is not None else unknown
         # whichever of NUMA/L3 is larger encloses the other
-        n_sz = len(numa_m.get(r.numa, ())) if r.numa is not None else 0
-        l_sz = len(l3_m.get(r.l3_key, ())) if r.l3_key is not None else 0
         mid = (numa, l3) if n_sz >= l_sz else (l3, numa)
         core_k = r.core_key if r.core_key is not None else ("pu", r.os_index)
-        return (pkg, die, *mid, _first(core_m[core_k]), r.os_index)
+        return (pkg, die, *mid, core_first[core_k], r.os_index)
 
     ordered = sorted(online, key=dfs_key)
     logical = {r.os_index: i for i, r in enumerate(ordered)}
