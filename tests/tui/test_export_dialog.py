@@ -362,3 +362,46 @@ def test_snapshot_narrow_env(snap_compare):
         await pilot.pause()
 
     assert snap_compare(_snap_app(), terminal_size=NARROW, run_before=pick_env)
+
+
+@sync
+async def test_long_texts_are_previewed_in_part_but_copied_and_saved_whole(machine, tmp_path, monkeypatch):
+    topo, p = machine
+    monkeypatch.setattr(export_screen, "PREVIEW_LINES", 20)
+    full = render("json", p, topo)
+    assert full.count("\n") > 20
+    app = Host(topo, p)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#export-formats", OptionList).highlighted = list(FORMATS).index("json")
+        await pilot.pause()
+        assert shown(app) == "".join(full.splitlines(keepends=True)[:20])
+        desc = str(app.screen.query_one("#export-desc", Static).render())
+        assert f"preview: first 20 of {full.count(chr(10)):,} lines" in desc
+        await pilot.press("c")
+        assert app.clipboard == full
+        target = tmp_path / "cfg.json"
+        await set_input(pilot, "#export-path", str(target))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert target.read_text() == full
+
+
+@sync
+async def test_save_right_after_typing_uses_the_typed_command_on_slow_machines(machine, tmp_path, monkeypatch):
+    topo, p = machine
+    # Pretend every render is slow, with a typing pause far longer than the test: only the flush can render.
+    monkeypatch.setattr(export_screen, "SLOW_RENDER", -1.0)
+    monkeypatch.setattr(export_screen, "TYPING_PAUSE", 600.0)
+    app = Host(topo, p)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        await set_input(pilot, "#export-command", "./new --flag")
+        assert shown(app) == render("sh", p, topo)  # debounced: not re-rendered yet
+        target = tmp_path / "launch.sh"
+        await set_input(pilot, "#export-path", str(target))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        expected = render("sh", p, topo, command=["./new", "--flag"])
+        assert target.read_text() == expected
+        assert shown(app) == expected

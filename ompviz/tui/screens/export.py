@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from collections.abc import Callable
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -27,6 +29,9 @@ from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 
 COPY_NOTE = "copied (if your terminal supports OSC 52)"
+PREVIEW_LINES = 5_000  # longer texts are previewed in part (the TextArea load is the slow step)
+SLOW_RENDER = 0.05  # seconds; a render slower than this is not repeated on every keystroke ...
+TYPING_PAUSE = 0.3  # ... but once the user stops typing for this long
 
 
 def rank_files(plan: Plan, topology: Topology, directory: str) -> list[tuple[str, str]]:
@@ -137,6 +142,8 @@ class ExportScreen(ModalScreen[None]):
         self.per_rank_dir = ""
         self.text: str | None = None  # what is shown, copied and saved; None after a render error
         self.render_error: str | None = None
+        self._render_seconds = 0.0  # how long the last render took; decides whether typing is debounced
+        self._pending: Timer | None = None
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -192,23 +199,56 @@ class ExportScreen(ModalScreen[None]):
         if not self.plan.ok:
             n = sum(1 for w in self.plan.warnings if w.severity == "error")
             desc += f"  ·  this plan has {n} error{'' if n == 1 else 's'} (listed in the header)"
-        self.query_one("#export-desc", Static).update(desc)
+        started = time.perf_counter()
         try:
-            if self.fmt == "env" and self.per_rank_dir:
+            if per_rank:
                 text = rank_files_preview(rank_files(self.plan, self.topology, self.per_rank_dir))
             else:
                 text = render(self.fmt, self.plan, self.topology, command=self.command)
         except OmpvizError as e:
-            self._render_failed(str(e))
+            self._render_failed(str(e), desc)
             return
         except Exception as e:  # an exporter bug must not take the user's session down
-            self._render_failed(f"format {self.fmt} failed: {type(e).__name__}: {e}")
+            self._render_failed(f"format {self.fmt} failed: {type(e).__name__}: {e}", desc)
             return
         self.text, self.render_error = text, None
-        self.query_one("#export-text", TextArea).load_text(text)
+        shown = text
+        lines = text.count("\n")
+        if lines > PREVIEW_LINES:
+            # A saved config of a 4,096-PU machine is ~50,000 lines; loading them all into the TextArea takes
+            # seconds on every change. The preview is an exact prefix; copy and save always use the whole text.
+            cut = -1
+            for _ in range(PREVIEW_LINES):
+                cut = text.index("\n", cut + 1)
+            shown = text[: cut + 1]
+            desc += f"  ·  preview: first {PREVIEW_LINES:,} of {lines:,} lines (copy and save use all)"
+        self.query_one("#export-desc", Static).update(desc)
+        self.query_one("#export-text", TextArea).load_text(shown)
+        self._render_seconds = time.perf_counter() - started
 
-    def _render_failed(self, message: str) -> None:
+    def _refresh_soon(self) -> None:
+        """Re-render after typing; slow exports (huge machines) wait until the user pauses."""
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
+        if self._render_seconds < SLOW_RENDER:
+            self._refresh_text()
+        else:
+            self._pending = self.set_timer(TYPING_PAUSE, self._refresh_pending)
+
+    def _refresh_pending(self) -> None:
+        self._pending = None
+        self._refresh_text()
+
+    def _flush(self) -> None:
+        """Copy and save act on what the user typed last, even inside the typing pause."""
+        if self._pending is not None:
+            self._pending.stop()
+            self._refresh_pending()
+
+    def _render_failed(self, message: str, desc: str) -> None:
         self.text, self.render_error = None, message
+        self.query_one("#export-desc", Static).update(desc)
         self.query_one("#export-text", TextArea).load_text(f"# cannot export: {message}\n")
         self.notify(message, title="Cannot export", severity="error", timeout=6, markup=False)
 
@@ -238,13 +278,13 @@ class ExportScreen(ModalScreen[None]):
             err.remove_class("-shown")
             if command != self.command:
                 self.command = command
-                self._refresh_text()
+                self._refresh_soon()
         elif event.input.id == "export-dir":
             event.stop()
             value = event.value.strip()
             if value != self.per_rank_dir:
                 self.per_rank_dir = value
-                self._refresh_text()
+                self._refresh_soon()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -260,6 +300,7 @@ class ExportScreen(ModalScreen[None]):
 
     # -- copy ------------------------------------------------------------------------------------
     def action_copy(self) -> None:
+        self._flush()
         if self.text is None:
             self.notify(self.render_error or "nothing to copy", title="Cannot copy", severity="error", markup=False)
             return
@@ -269,6 +310,7 @@ class ExportScreen(ModalScreen[None]):
 
     # -- save ------------------------------------------------------------------------------------
     def action_save(self) -> None:
+        self._flush()
         if self.text is None:
             self._error(self.render_error or "nothing to save", "Cannot save")
             return
