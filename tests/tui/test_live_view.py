@@ -24,8 +24,9 @@ from textual.app import App
 from tui_machines import small
 
 from ompviz.cpuset import CpuSet
-from ompviz.live import LiveSession, Sample, ThreadSample, WorkerSample
+from ompviz.live import LiveSession, RunSummary, Sample, ThreadSample, WorkerSample, verify_run
 from ompviz.plan.model import Plan, PlanRequest, ThreadPlacement, Worker
+from ompviz.tui.screens.ab import ABScreen
 from ompviz.tui.screens.live import LiveScreen
 from ompviz.tui.widgets.heatmap import HeatMap, HeatState, heat_style, thread_mark
 from ompviz.tui.widgets.threadtable import LiveThreadTable, LiveWorkerTable
@@ -121,7 +122,7 @@ class Host(App[None]):
         self.push_screen(LiveScreen(self.topology, self.plan, **self.kw))
 
 
-async def settle(pilot, screen_cls=LiveScreen, until=None, timeout=5.0):
+async def settle(pilot, screen_cls=LiveScreen, until=None, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.02)
@@ -281,3 +282,98 @@ async def test_real_workers_ok_stop_kill_and_quit():
         last_run = scr.run_id
         assert procs_with_run_id(last_run)
     assert procs_with_run_id(last_run) == []
+
+
+# -- A/B on a fake session factory ----------------------------------------------------------------------------------
+class FakeSession:
+    """Stands in for LiveSession: 'runs' by delivering recorded samples, 'stops' by summarising them."""
+
+    def __init__(self, per_rank_ips: dict[int, list[float]]) -> None:
+        self.per_rank_ips = per_rank_ips
+        self.running = False
+        self.samples: tuple[Sample, ...] = ()
+        self.started_with: Plan | None = None
+
+    def start(self, plan, command=None, *, on_sample=None, **kw) -> str:
+        self.started_with, self.running = plan, True
+        out = []
+        n = len(next(iter(self.per_rank_ips.values())))
+        for seq in range(n):
+            ws = []
+            for w in plan.workers:
+                ips = self.per_rank_ips[w.rank][seq]
+                th = tuple(
+                    thread(100 * (w.rank + 1) + t.thread, t.thread, t.cpus.first, 99.0, list(t.cpus), ips=ips / 4)
+                    for t in w.gnu
+                )
+                ws.append(
+                    WorkerSample(w.rank, 1000 + w.rank, True, throughput=ips, team_size=w.num_threads, threads=th)
+                )
+            out.append(Sample(seq, 0.5 * (seq + 1), tuple(ws), util({})))
+        self.samples = tuple(out)
+        for smp in self.samples:
+            on_sample(smp)
+        return f"fake{id(self)}"
+
+    def all_exited(self) -> bool:
+        return False
+
+    def stop(self) -> RunSummary:
+        self.running = False
+        plan = self.started_with
+        return RunSummary(
+            run_id="fake", runtime_lib="gnu", command=(), duration=1.0, samples=self.samples,
+            final=self.samples[-1].workers, verdict=verify_run(self.samples, plan.workers, "gnu"),
+        )  # fmt: skip
+
+
+PLAN_B = hand_plan([hand_worker(0, [0, 16, 1, 17]), hand_worker(1, [8, 24, 9, 25])], strategy="spread")
+
+
+def ab_host(fakes):
+    it = iter(fakes)
+
+    class ABHost(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(
+                ABScreen(small(), PLAN, plan_b=PLAN_B, session_factory=lambda: next(it), seconds=0.2,
+                         command=("fake",), check_runnable=False)
+            )  # fmt: skip
+
+    return ABHost()
+
+
+def ab_fakes():
+    # A: rank 0 reports 3M then 5M (mean 4M), rank 1 2M, 2M (mean 2M) -> total 6M
+    # B: rank 0 5M, 5M (mean 5M), rank 1 3M then 5M (mean 4M)       -> total 9M; B/A = 1.25, 2.00, total 1.50
+    return [FakeSession({0: [3e6, 5e6], 1: [2e6, 2e6]}), FakeSession({0: [5e6, 5e6], 1: [3e6, 5e6]})]
+
+
+@sync
+async def test_ab_side_by_side_numbers_and_ratio():
+    fakes = ab_fakes()
+    app = ab_host(fakes)
+    async with app.run_test(size=(160, 50)) as pilot:
+        scr = await settle(pilot, ABScreen)
+        await pilot.press("g")
+        scr = await settle(pilot, ABScreen, until=lambda s: s.phase == "done")
+        assert fakes[0].started_with is PLAN and fakes[1].started_with is PLAN_B  # A first, then B
+        table = scr.query_one("#ab-table")
+        rows = [[str(c) for c in table.get_row(k)] for k in ("0", "1", "total")]
+        assert rows == [
+            [" 0 ", "4.00M", "5.00M", "1.25×"],
+            [" 1 ", "2.00M", "4.00M", "2.00×"],
+            ["total", "6.00M", "9.00M", "1.50×"],
+        ]
+        text = str(scr.query_one("#ab-conclusion").render())
+        assert "B (spread/close) is faster: 1.50× the throughput of A (compact/close)" in text
+
+
+def test_snapshot_ab(snap_compare):
+    async def run_before(pilot) -> None:
+        await settle(pilot, ABScreen)
+        await pilot.press("g")
+        await settle(pilot, ABScreen, until=lambda s: s.phase == "done")
+        await pilot.pause()
+
+    assert snap_compare(ab_host(ab_fakes()), terminal_size=(160, 50), run_before=run_before)

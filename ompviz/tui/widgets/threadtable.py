@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -71,6 +72,20 @@ def sparkline(values: Sequence[float | None], width: int = 12) -> str:
     return "".join(" " if v is None else SPARKS[min(len(SPARKS) - 1, int(v / top * (len(SPARKS) - 1)))] for v in vals)
 
 
+def rebuild_table(table: DataTable, columns, rows: list[tuple[str, tuple]]) -> tuple[str, ...]:
+    """Refill the table, keeping its scroll position. Column widths are computed here from the current content:
+    DataTable's own auto widths only ever grow and are settled lazily, which made the view depend on timing."""
+    x, y = table.scroll_offset
+    table.clear(columns=True)
+    for i, (label, key) in enumerate(columns):
+        width = max([cell_len(label)] + [cell_len(str(cells[i])) for _, cells in rows])
+        table.add_column(label, key=key, width=width)
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    table.scroll_to(x, y, animate=False, immediate=True)
+    return tuple(k for k, _ in rows)
+
+
 def thread_key(tv: ThreadVerdict) -> str:
     return f"{tv.rank}:{tv.tid}" if tv.tid is not None else f"{tv.rank}:omp{tv.omp_thread}"
 
@@ -95,10 +110,6 @@ class LiveThreadTable(DataTable):
         self.verdicts: dict[str, ThreadVerdict] = {}
         self._keys: tuple[str, ...] = ()
 
-    def on_mount(self) -> None:
-        for label, key in self.COLUMNS:
-            self.add_column(label, key=key)
-
     def show(self, verdict: RunVerdict | None, sample: Sample | None) -> None:
         """Rows from the verdicts (each worker's steady state); CPU and CPU% from the current sample."""
         now = {w.rank: w for w in sample.workers} if sample is not None else {}
@@ -113,19 +124,10 @@ class LiveThreadTable(DataTable):
                 key = thread_key(tv)
                 self.verdicts[key] = tv
                 rows.append((key, self._cells(tv, ended)))
-        keys = tuple(k for k, _ in rows)
-        if keys == self._keys:
-            for key, cells in rows:
-                for (_, col), value in zip(self.COLUMNS, cells, strict=True):
-                    self.update_cell(key, col, value, update_width=True)
-            return
         cursor_key = self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        self._keys = keys
-        if cursor_key in keys:
-            self.move_cursor(row=keys.index(cursor_key), animate=False)
+        self._keys = rebuild_table(self, self.COLUMNS, rows)
+        if cursor_key in self._keys:
+            self.move_cursor(row=self._keys.index(cursor_key), animate=False, scroll=False)
 
     @staticmethod
     def _cells(tv: ThreadVerdict, ended: Text | None) -> tuple:
@@ -180,10 +182,6 @@ class LiveWorkerTable(DataTable):
         super().__init__(id=id, cursor_type="none", zebra_stripes=True)
         self._keys: tuple[str, ...] = ()
 
-    def on_mount(self) -> None:
-        for label, key in self.COLUMNS:
-            self.add_column(label, key=key)
-
     def show(
         self,
         verdict: RunVerdict | None,
@@ -210,13 +208,4 @@ class LiveWorkerTable(DataTable):
                     ),
                 )
             )
-        keys = tuple(k for k, _ in rows)
-        if keys == self._keys:
-            for key, cells in rows:
-                for (_, col), value in zip(self.COLUMNS, cells, strict=True):
-                    self.update_cell(key, col, value, update_width=True)
-            return
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        self._keys = keys
+        self._keys = rebuild_table(self, self.COLUMNS, rows)
