@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from ompviz.cpuset import CpuSet, parse_list
 from ompviz.live.launcher import OutputSnapshot, WorkerProcess
@@ -161,15 +161,20 @@ def parse_task_stat(text: str | bytes) -> TaskStat | None:
     the LAST ')'. Fields after it start at field 3 (state); utime/stime are fields 14/15, processor field 39."""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
     r = _parse_stat(data)
-    return None if r is None else TaskStat(*r)
+    return None if r is None else TaskStat(r[0].decode("utf-8", "replace"), r[1].decode("ascii", "replace"), r[2], r[3])
 
 
-def _parse_stat(data: bytes) -> tuple[str, str, int, int | None] | None:
+def _parse_stat(data: bytes) -> tuple[bytes, bytes, int, int | None] | None:
+    """(comm, state, utime+stime, processor) as raw bytes/ints: the sampler decodes comm only when it changed.
+
+    Splits at most 37 times after the last ')' (processor is the 37th field there): the ~15 fields after it are
+    never cut into objects. The kernel separates fields with single spaces; ``int()`` ignores the newline that
+    ends the last one."""
     open_ = data.find(b"(")
     close = data.rfind(b")")
     if open_ < 0 or close < open_:
         return None
-    rest = data[close + 1 :].split()
+    rest = data[close + 1 :].split(None, 37)
     if len(rest) < 13:
         return None
     try:
@@ -177,7 +182,7 @@ def _parse_stat(data: bytes) -> tuple[str, str, int, int | None] | None:
         processor = int(rest[36]) if len(rest) > 36 else None
     except ValueError:
         return None
-    return data[open_ + 1 : close].decode("utf-8", "replace"), rest[0].decode("ascii", "replace"), ticks, processor
+    return data[open_ + 1 : close], rest[0], ticks, processor
 
 
 def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
@@ -197,12 +202,13 @@ def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
     return st, CpuSet(allowed)
 
 
-def parse_proc_stat(text: str) -> dict[int, tuple[int, int]]:
+def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
     """/proc/stat -> {cpu id: (busy ticks, total ticks)}. total = user..steal (guest time is already inside user);
     idle and iowait are not busy."""
+    data = text.encode("ascii", "replace") if isinstance(text, str) else text
     out: dict[int, tuple[int, int]] = {}
-    for line in text.splitlines():
-        if not line.startswith("cpu") or line.startswith("cpu "):
+    for line in data.split(b"\n"):
+        if not line.startswith(b"cpu") or line.startswith(b"cpu "):
             continue
         parts = line.split()
         try:
@@ -220,15 +226,15 @@ def read_cpu_times(fd: int | None = None) -> dict[int, tuple[int, int]]:
     """Per-CPU busy/total ticks now; ``fd``: an open /proc/stat to pread (cheaper than opening it each time)."""
     try:
         if fd is not None:
-            chunks, off = [], 0
+            chunks, off, size = [], 0, 65536
             while True:
-                b = os.pread(fd, 65536, off)
-                if not b:
-                    break
+                b = os.pread(fd, size, off)
                 chunks.append(b)
                 off += len(b)
-            return parse_proc_stat(b"".join(chunks).decode("ascii", "replace"))
-        with open("/proc/stat") as f:
+                if len(b) < size:  # a short read of a /proc seq file is its end: no extra empty pread
+                    break
+            return parse_proc_stat(b"".join(chunks))
+        with open("/proc/stat", "rb") as f:
             return parse_proc_stat(f.read())
     except OSError:
         return {}
@@ -294,16 +300,64 @@ def map_omp_threads(
 
 
 # -- the sampler ----------------------------------------------------------------------------------------------------
+# Cost notes (bench/bench_sampler.py; a sample runs every interval with cold caches, so every Python-level step per
+# thread shows): per thread and sample the kernel work is one pread of an open stat fd (the kernel regenerates a
+# /proc stat file on every read at offset 0) and one sched_getaffinity — both kept, an affinity change must show in
+# the next sample. Everything else is done only when something changed: the task listing is re-parsed only when
+# /proc/PID/task lists differently, comm is decoded only when its bytes differ, a CpuSet is built only when the
+# allowed set or the seen CPUs change, and the OpenMP identification + display order are recomputed only when the
+# thread set, an allowed set or the runtime's reports changed.
+_new = object.__new__
+(_ts_tid, _ts_name, _ts_omp, _ts_cpu, _ts_pct, _ts_allowed, _ts_mig, _ts_seen, _ts_rep, _ts_place, _ts_ips) = (
+    getattr(ThreadSample, f.name).__set__ for f in fields(ThreadSample)
+)  # unpacking fails at import if ThreadSample gains a field: extend _thread_sample below with it
+
+
+def _thread_sample(tid, name, omp, cpu, pct, allowed, migrations, seen, reported, place, ips) -> ThreadSample:
+    """ThreadSample(...) without the generated frozen __init__ (one object.__setattr__ lookup per field, ~2x the
+    cost): the same slots set directly once, for the one constructor that runs per thread and sample."""
+    o = _new(ThreadSample)
+    _ts_tid(o, tid)
+    _ts_name(o, name)
+    _ts_omp(o, omp)
+    _ts_cpu(o, cpu)
+    _ts_pct(o, pct)
+    _ts_allowed(o, allowed)
+    _ts_mig(o, migrations)
+    _ts_seen(o, seen)
+    _ts_rep(o, reported)
+    _ts_place(o, place)
+    _ts_ips(o, ips)
+    return o
+
+
+_EMPTY = CpuSet()
+
+
 @dataclass(slots=True)
 class _TaskTrack:
     fd: int  # open /proc/PID/task/TID/stat, re-read with pread: saves the path walk of open() every sample
     ticks: int = 0
     cpu: int | None = None
     migrations: int = 0
-    raw_allowed: frozenset = frozenset()  # what sched_getaffinity returned last, to reuse the CpuSet below
-    allowed: CpuSet = field(default_factory=CpuSet)
-    seen: CpuSet = field(default_factory=CpuSet)
+    raw_allowed: set[int] | frozenset[int] = frozenset()  # what sched_getaffinity returned last
+    allowed: CpuSet = _EMPTY
+    seen_bits: int = 0  # CPUs seen running on since its allowed set last changed, as a mask ...
+    seen: CpuSet = _EMPTY  # ... and as the CpuSet handed out (rebuilt only when the mask grows)
     new: bool = True
+    raw_comm: bytes = b""
+    comm: str = ""
+    pct: float = 0.0  # CPU% of the current sample
+
+
+@dataclass(slots=True)
+class _ProcTrack:
+    dir_fd: int = -1  # open /proc/PID/task: its link count is 2 + the number of threads (proc_task_getattr)
+    tids: list[int] = field(default_factory=list)  # /proc/PID/task as last listed, sorted
+    tasks: dict[int, _TaskTrack] = field(default_factory=dict)
+    out_key: tuple | None = None  # (affinity reports, kernel thread lines) the identification was made from
+    ident: dict[int, tuple[int, CpuSet | None, int | None]] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)  # tids read in the last sample, in display order
 
 
 FD_CACHE_MAX = 512  # beyond this many watched threads, open/read/close per sample (stay far from RLIMIT_NOFILE)
@@ -330,11 +384,19 @@ class Sampler:
         self.on_sample = on_sample
         # A rate report older than this is stale (thread stopped reporting): 4 kernel intervals or 2 samples.
         self.rate_max_age = rate_max_age if rate_max_age is not None else max(1.0, 2 * interval)
-        self._tracks: dict[tuple[int, int], _TaskTrack] = {}
+        self._procs: dict[int, _ProcTrack] = {}
+        self._nfds = 0  # open per-thread stat fds, over all workers
+        # per pid: (affinity reports, kernel lines) -> (team size, omp_reports), recomputed when the output changed
+        self._out_cache: dict[int, tuple[tuple, int | None, tuple[tuple[int, CpuSet], ...]]] = {}
         self._last_time: float | None = None
         self._seq = 0
         self._t0 = time.monotonic()
-        self._stop = threading.Event()
+        # Held until stop(): the loop waits by acquiring it with a timeout — one futex wait per interval, where
+        # Event.wait() also builds and queues a waiter lock under a Condition (~25 us more per wake-up here).
+        self._stop_lock = threading.Lock()
+        self._stop_lock.acquire()
+        self._stopping = False
+        self._stopping_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one sample at a time, whoever asks (thread or final sample at stop)
         try:
@@ -349,13 +411,16 @@ class Sampler:
 
     def stop(self) -> None:
         """Stop the thread; :meth:`sample_once` still works (final samples) until :meth:`close`."""
-        self._stop.set()
+        with self._stopping_lock:  # release once, whoever calls
+            if not self._stopping:
+                self._stopping = True
+                self._stop_lock.release()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
     def _loop(self) -> None:
         next_at = time.monotonic() + self.interval
-        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+        while not self._stop_lock.acquire(timeout=max(0.0, next_at - time.monotonic())):
             started = time.monotonic()
             s = self.sample_once()
             if self.on_sample is not None:
@@ -369,8 +434,8 @@ class Sampler:
     def close(self) -> None:
         """Close the cached /proc file descriptors (stop() does it)."""
         with self._lock:
-            for key in list(self._tracks):
-                self._forget(key)
+            for pid in list(self._procs):
+                self._forget_proc(pid)
             if self._stat_fd is not None:
                 try:
                     os.close(self._stat_fd)
@@ -378,103 +443,181 @@ class Sampler:
                     pass
                 self._stat_fd = None
 
-    def _forget(self, key: tuple[int, int]) -> None:
-        tr = self._tracks.pop(key, None)
+    def _forget(self, pt: _ProcTrack, tid: int) -> None:
+        tr = pt.tasks.pop(tid, None)
         if tr is not None and tr.fd >= 0:
+            self._nfds -= 1
             try:
                 os.close(tr.fd)
             except OSError:
                 pass
 
-    def _read(self, key: tuple[int, int]) -> tuple[_TaskTrack, str, int, int | None] | None:
-        """Read one thread's stat and allowed set, updating its track; None (and forgotten) when it is gone."""
-        pid, tid = key
-        tr = self._tracks.get(key)
+    def _forget_proc(self, pid: int) -> None:
+        pt = self._procs.pop(pid, None)
+        if pt is not None:
+            for tid in list(pt.tasks):
+                self._forget(pt, tid)
+            if pt.dir_fd >= 0:
+                try:
+                    os.close(pt.dir_fd)
+                except OSError:
+                    pass
+
+    def _relist(self, pid: int, pt: _ProcTrack) -> list[int]:
+        """List /proc/PID/task again, forget the threads that left; returns the tids not listed before."""
         try:
-            if tr is None:
-                fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
-                if len(self._tracks) >= FD_CACHE_MAX:
+            tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except OSError:  # the process is gone (or going): no threads this time
+            tids = []
+        known = set(pt.tids)
+        listed = set(tids)
+        for tid in [t for t in pt.tasks if t not in listed]:
+            self._forget(pt, tid)
+        pt.tids = tids
+        return [t for t in tids if t not in known]
+
+    def _thread_count(self, pid: int, pt: _ProcTrack) -> int | None:
+        """Threads of ``pid`` now, from one fstat of its open task directory (None: unknown)."""
+        try:
+            if pt.dir_fd < 0:
+                pt.dir_fd = os.open(f"/proc/{pid}/task", os.O_RDONLY | os.O_DIRECTORY)
+            return os.fstat(pt.dir_fd).st_nlink - 2
+        except OSError:
+            return None
+
+    def _read_threads(self, pid: int, pt: _ProcTrack, dt: float | None) -> bool:
+        """Read every thread's stat and allowed set into its track (the tids read go to ``pt.order`` when something
+        changed). Returns whether the set of threads or any allowed set changed (identification to redo).
+
+        The task directory is listed again only when its thread count changed or a thread could not be read:
+        equal count and every known thread still there means no thread came either. A thread that appears after
+        the count is taken is found in the next sample, as it would be if it appeared after a listing."""
+        changed = False
+        relisted = False
+        if self._thread_count(pid, pt) != len(pt.tids) or not pt.tids:
+            self._relist(pid, pt)
+            changed = relisted = True
+        got: list[int] = []
+        if self._read_list(pid, pt, pt.tids, dt, got):
+            changed = True
+            if not relisted:  # one left: another may have come in its place, list now as a listing would have
+                self._read_list(pid, pt, self._relist(pid, pt), dt, got)
+                got = [t for t in got if t in pt.tasks]  # read, then gone before the listing: dropped with it
+        if changed:
+            pt.order = got  # display order is redone by the caller
+        return changed
+
+    def _read_list(self, pid: int, pt: _ProcTrack, tids: list[int], dt: float | None, got: list[int]) -> bool:
+        """Read the threads ``tids``, append those read to ``got``; True when a thread was new, gone or rebound."""
+        changed = False
+        tasks = pt.tasks
+        pread, getaffinity = os.pread, os.sched_getaffinity
+        for tid in tids:
+            tr = tasks.get(tid)
+            try:
+                if tr is None:
+                    fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+                    try:
+                        data = pread(fd, 4096, 0)
+                    except OSError:
+                        os.close(fd)
+                        raise
+                    if self._nfds >= FD_CACHE_MAX:
+                        os.close(fd)
+                        fd = -1
+                    else:
+                        self._nfds += 1
+                    tr = tasks[tid] = _TaskTrack(fd)
+                elif tr.fd >= 0:
+                    data = pread(tr.fd, 4096, 0)
+                else:
+                    fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
                     try:
                         data = os.read(fd, 4096)
                     finally:
                         os.close(fd)
-                    fd = -1
-                else:
-                    data = os.pread(fd, 4096, 0)
-                tr = self._tracks[key] = _TaskTrack(fd)
-            elif tr.fd >= 0:
-                data = os.pread(tr.fd, 4096, 0)
+                raw = getaffinity(tid)
+            except OSError:  # ENOENT/ESRCH: the thread ended between listing and reading — normal
+                if tr is not None:
+                    self._forget(pt, tid)
+                changed = True
+                continue
+            parsed = _parse_stat(data) if data else None
+            if parsed is None:  # an ended thread's open fd reads empty
+                self._forget(pt, tid)
+                changed = True
+                continue
+            comm, _state, ticks, cpu = parsed
+            if comm != tr.raw_comm:
+                tr.raw_comm, tr.comm = comm, comm.decode("utf-8", "replace")
+            if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
+                tr.raw_allowed, tr.allowed = raw, CpuSet(raw)
+                tr.seen_bits = 0 if cpu is None else 1 << cpu
+                tr.seen = CpuSet.from_mask(tr.seen_bits)
+                changed = True
+            elif cpu is not None and not (tr.seen_bits >> cpu) & 1:
+                tr.seen_bits |= 1 << cpu
+                tr.seen = CpuSet.from_mask(tr.seen_bits)
+            if tr.new:
+                tr.new = False
+                tr.pct = 0.0
+                changed = True
             else:
-                fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
-                try:
-                    data = os.read(fd, 4096)
-                finally:
-                    os.close(fd)
-            raw = os.sched_getaffinity(tid)
-        except OSError:  # ENOENT/ESRCH: the thread ended between listing and reading — normal
-            if tr is not None:
-                self._forget(key)
-            return None
-        parsed = _parse_stat(data) if data else None
-        if parsed is None:
-            self._forget(key)
-            return None
-        comm, _state, ticks, cpu = parsed
-        if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
-            tr.raw_allowed, tr.allowed = frozenset(raw), CpuSet(raw)
-            tr.seen = CpuSet() if cpu is None else CpuSet.from_mask(1 << cpu)
-        elif cpu is not None and cpu not in tr.seen:
-            tr.seen = tr.seen | CpuSet.from_mask(1 << cpu)
-        return tr, comm, ticks, cpu
+                tr.pct = 0.0 if not dt else max(0.0, (ticks - tr.ticks) / CLK_TCK / dt * 100.0)
+                if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
+                    tr.migrations += 1
+            tr.ticks, tr.cpu = ticks, cpu
+            got.append(tid)
+        return changed
+
+    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float, dt: float | None) -> tuple[ThreadSample, ...]:
+        pt = self._procs.get(p.pid)
+        if pt is None:
+            pt = self._procs[p.pid] = _ProcTrack()
+        changed = self._read_threads(p.pid, pt, dt)
+        tasks = pt.tasks
+        key = (out.affinity, out.kernel_threads)  # == compares element identity first: cheap when unchanged
+        if changed or pt.out_key != key:
+            pt.out_key = key
+            ident = pt.ident = map_omp_threads(p.pid, out, {t: tasks[t].allowed for t in pt.order})
+            pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
+        ident = pt.ident
+        max_age = self.rate_max_age
+        rates = {r.thread: r.ips for r in out.rates if now - r.time <= max_age}
+        res = []
+        for tid in pt.order:
+            tr = tasks[tid]
+            omp = ident.get(tid)
+            if omp is None:
+                ts = _thread_sample(
+                    tid, tr.comm, None, tr.cpu, tr.pct, tr.allowed, tr.migrations, tr.seen, None, None, None
+                )
+            else:
+                th = omp[0]
+                ts = _thread_sample(
+                    tid, tr.comm, th, tr.cpu, tr.pct, tr.allowed, tr.migrations, tr.seen, omp[1], omp[2], rates.get(th)
+                )
+            res.append(ts)
+        return tuple(res)
 
     def _sample(self) -> Sample:
         now = time.monotonic()
         dt = None if self._last_time is None else now - self._last_time
         self._last_time = now
         workers = []
-        live_keys: set[tuple[int, int]] = set()
+        alive: set[int] = set()
         for p in self.procs:
             st = p.status()
             out = p.output.snapshot()
-            threads: list[ThreadSample] = []
+            threads: tuple[ThreadSample, ...] = ()
             if st is None:
-                seen_now: dict[int, tuple[_TaskTrack, str, int, int | None]] = {}
-                for tid in list_tasks(p.pid):
-                    key = (p.pid, tid)
-                    r = self._read(key)
-                    if r is not None:
-                        seen_now[tid] = r
-                        live_keys.add(key)
-                ident = map_omp_threads(p.pid, out, {t: r[0].allowed for t, r in seen_now.items()})
-                rates = {r.thread: r.ips for r in out.rates if now - r.time <= self.rate_max_age}
-                for tid, (tr, comm, ticks, cpu) in seen_now.items():
-                    if tr.new:
-                        tr.new = False
-                        pct = 0.0
-                    else:
-                        pct = 0.0 if not dt else max(0.0, (ticks - tr.ticks) / CLK_TCK / dt * 100.0)
-                        if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
-                            tr.migrations += 1
-                    tr.ticks, tr.cpu = ticks, cpu
-                    omp = ident.get(tid)
-                    threads.append(
-                        ThreadSample(
-                            tid=tid,
-                            name=comm,
-                            omp_thread=None if omp is None else omp[0],
-                            cpu=cpu,
-                            cpu_percent=pct,
-                            allowed=tr.allowed,
-                            migrations=tr.migrations,
-                            seen=tr.seen,
-                            reported=None if omp is None else omp[1],
-                            place=None if omp is None else omp[2],
-                            ips=None if omp is None else rates.get(omp[0]),
-                        )
-                    )
-                threads.sort(key=lambda t: (t.omp_thread is None, t.omp_thread or 0, t.tid))
+                alive.add(p.pid)
+                threads = self._threads(p, out, now, dt)
             ips = [t.ips for t in threads if t.ips is not None]
-            team = _team_size(out)
+            key = (out.affinity, out.kernel_threads)
+            cached = self._out_cache.get(p.pid)
+            if cached is None or cached[0] != key:
+                cached = self._out_cache[p.pid] = (key, _team_size(out), _omp_reports(p.pid, out))
             workers.append(
                 WorkerSample(
                     rank=p.rank,
@@ -484,13 +627,13 @@ class Sampler:
                     exit_signal=None if st is None else st.signal,
                     stopped=st is not None and p.stopped_by_ompviz,
                     throughput=sum(ips) if ips else None,
-                    team_size=team,
-                    threads=tuple(threads),
-                    omp_reports=_omp_reports(p.pid, out),
+                    team_size=cached[1],
+                    threads=threads,
+                    omp_reports=cached[2],
                 )
             )
-        for key in [k for k in self._tracks if k not in live_keys]:
-            self._forget(key)
+        for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
+            self._forget_proc(pid)
         times = read_cpu_times(self._stat_fd)
         util = cpu_util(self._cpu_times, times)
         self._cpu_times = times
