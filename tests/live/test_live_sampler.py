@@ -116,6 +116,24 @@ def test_threads_appear_and_vanish_between_samples_and_fds_are_closed():
     assert len(os.listdir("/proc/self/fd")) <= fds_before
 
 
+def test_a_thread_replacing_another_between_samples_is_seen_at_once():
+    # one ends and one starts between two samples: the thread count is the same, the set is not
+    old = Helper()
+    s = Sampler([FakeProc()], interval=1.0)
+    try:
+        assert thread_of(s.sample_once(), old.tid) is not None
+        old.do("exit")
+        new = Helper()
+        assert new.tid != old.tid
+        sample = s.sample_once()
+        assert thread_of(sample, old.tid) is None and thread_of(sample, new.tid) is not None
+        tids = sorted(t.tid for t in sample.workers[0].threads)
+        assert tids == sorted(int(x) for x in os.listdir("/proc/self/task"))
+        new.do("exit")
+    finally:
+        s.close()
+
+
 @two_cpus
 def test_affinity_change_is_seen_in_the_very_next_sample_and_migrations_counted():
     a, b = CPUS[0], CPUS[1]
