@@ -32,19 +32,21 @@ def build_app(args: argparse.Namespace):
     from ompviz.topology import load
 
     notes: tuple[str, ...] = ()
+    command = list(getattr(args, "worker_command", None) or []) or None
     if getattr(args, "config", None):
         from ompviz.export.config import load_config
 
         # the saved request, on the embedded machine unless --topology overrides it; flags override the request
         cfg = load_config(args.config, topology=args.topology)
         topo, base, notes = cfg.topology, cfg.request, cfg.notes
+        command = command or (list(cfg.command) if cfg.command else None)
     else:
         topo, base = load(args.topology or "live"), None
     request = request_from_args(args, base)
 
     from ompviz.tui.app import OmpvizApp
 
-    return OmpvizApp(topo, request, notes=notes)
+    return OmpvizApp(topo, request, notes=notes, command=command)
 
 
 def screenshot(app, path: str, size: tuple[int, int]) -> None:

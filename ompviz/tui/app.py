@@ -89,8 +89,11 @@ class OmpvizApp(App[None]):
         loader: Callable[[str], Topology] | None = None,
         optional_screens: dict[str, tuple[str, str]] | None = None,
         notes: tuple[str, ...] = (),
+        command: list[str] | tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
+        # The worker command (`ompviz ... -- CMD` or a saved config's); the export dialog starts from it.
+        self.command = list(command) if command else None
         self._notes = notes  # one-line messages to show once the screen is up (e.g. from a loaded config)
         # Which export/live dialogs to look for (tests pin this so snapshots do not depend on other modules).
         self._optional = OPTIONAL_SCREENS if optional_screens is None else optional_screens
@@ -339,7 +342,10 @@ class OmpvizApp(App[None]):
         return True
 
     def action_export(self) -> None:
-        self._open_optional("export")
+        screen = self._optional_screen("export")
+        if screen is None or self.plan is None:
+            return
+        self.push_screen(screen(self.topology, self.plan, command=self.command))
 
     def action_run_live(self) -> None:
         self._open_optional("run_live")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import shlex
 
 import pytest
 from textual.widgets import Input, OptionList, Static, TabbedContent
@@ -346,3 +347,54 @@ async def test_run_and_export_keys_open_their_dialogs_when_present():
     # with no dialogs configured the keys are hidden
     bare = OmpvizApp(small(), PlanRequest(ranks=1), optional_screens={})
     assert bare.check_action("run_live", ()) is False and bare.check_action("export", ()) is False
+
+
+def _args(argv: list[str]):
+    """What `ompviz ARGV` hands the explorer: cli.main splits the worker command off at a bare `--`."""
+    from ompviz.cli import build_parser
+
+    command: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, command = argv[:i], argv[i + 1 :]
+    args = build_parser().parse_args(argv)
+    args.worker_command = command
+    return args
+
+
+async def _export_command(app: OmpvizApp) -> list[str] | None:
+    """Press `e` and read the command the export dialog starts with (its own state and its input box)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        screen = app.screen
+        assert type(screen).__name__ == "ExportScreen"
+        shown = screen.query_one("#export-command", Input).value
+        # the input shows the command as a shell would quote it; the dialog keeps the argv itself
+        assert shown == (shlex.join(screen.command) if screen.command else "")
+        return screen.command
+
+
+@sync
+async def test_worker_command_reaches_the_export_dialog(tmp_path):
+    pytest.importorskip("ompviz.tui.screens.export")
+    from ompviz.commands.tui import build_app
+    from ompviz.export.config import to_json
+
+    # `ompviz --topology preset:teach-4c -- ./solver --n "2 3"`: the argv after `--`, quoting kept
+    app = build_app(_args(["--topology", "preset:teach-4c", "--ranks", "2", "--", "./solver", "--n", "2 3"]))
+    assert await _export_command(app) == ["./solver", "--n", "2 3"]
+
+    # no command anywhere: the dialog starts empty (its placeholder explains it)
+    assert await _export_command(build_app(_args(["--topology", "preset:teach-4c"]))) is None
+
+    # a saved config carries its command; a command given on the command line wins over it
+    from ompviz.plan import plan
+    from ompviz.topology import load
+
+    topo = load("preset:teach-4c")
+    cfg = tmp_path / "saved.json"
+    cfg.write_text(to_json(plan(topo, PlanRequest(ranks=2)), topo, command=["./saved", "-x"]))
+    assert await _export_command(build_app(_args(["--config", str(cfg)]))) == ["./saved", "-x"]
+    app = build_app(_args(["--config", str(cfg), "--", "./other"]))
+    assert await _export_command(app) == ["./other"]
