@@ -52,6 +52,7 @@ class ABResult:
     rows: tuple[ABRow, ...]
     total_a: float | None
     total_b: float | None
+    same_binding: bool = False  # both plans bind every worker identically: any difference is noise
 
     @property
     def ratio(self) -> float | None:
@@ -71,6 +72,11 @@ class ABResult:
         """One line answering "which plan is faster here", with its caveats."""
         r = self.ratio
         w = self.winner
+        if r is not None and self.same_binding:
+            return (
+                f"{self.a.label} and {self.b.label} bind every worker identically on this machine: the B/A = {r:.2f}× "
+                "difference is run-to-run noise"
+            )
         if r is None:
             missing = [s.label for s, t in ((self.a, self.total_a), (self.b, self.total_b)) if t is None]
             return f"no throughput reported by {' and '.join(missing)}: nothing to compare"
@@ -107,12 +113,20 @@ def side(summary: RunSummary, label: str) -> ABSide:
     )
 
 
-def compare(a: RunSummary, b: RunSummary, label_a: str = "A", label_b: str = "B") -> ABResult:
-    """Per-rank and total mean throughput of two runs, side by side (ranks present in either run)."""
+def compare(a: RunSummary, b: RunSummary, label_a: str = "A", label_b: str = "B", *, same: bool = False) -> ABResult:
+    """Per-rank and total mean throughput of two runs, side by side (ranks present in either run). ``same``: the
+    two plans bind identically (see :func:`same_binding`)."""
     ma, mb = a.mean_throughput(), b.mean_throughput()
     ranks = sorted(set(ma) | set(mb) | {w.rank for w in a.verdict.workers} | {w.rank for w in b.verdict.workers})
     rows = tuple(ABRow(r, ma.get(r), mb.get(r)) for r in ranks)
-    return ABResult(side(a, label_a), side(b, label_b), rows, _total(ma.values()), _total(mb.values()))
+    return ABResult(side(a, label_a), side(b, label_b), rows, _total(ma.values()), _total(mb.values()), same)
+
+
+def same_binding(a: Plan, b: Plan) -> bool:
+    """True when both plans give every rank the same CPUs and the same OpenMP environment: on a small machine
+    compact and spread often coincide, and then an A/B difference says nothing about the strategies."""
+    key = lambda p: tuple((w.rank, w.cpus, w.env, w.num_threads) for w in p.workers)  # noqa: E731
+    return key(a) == key(b)
 
 
 # -- choosing plan B and checking a plan can run here ----------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from ompviz.cpuset import CpuSet
 from ompviz.live import RunSummary, Sample, ThreadSample, WorkerSample
-from ompviz.live.ab import NOISE, alternative_request, compare, not_runnable_here, plan_label, ratio
+from ompviz.live.ab import NOISE, alternative_request, compare, not_runnable_here, plan_label, ratio, same_binding
 from ompviz.live.verify import verify_run
 from ompviz.plan.model import Plan, PlanRequest, PlanWarning, ThreadPlacement, Worker
 
@@ -98,3 +98,19 @@ def test_not_runnable_here():
     bad = dataclasses.replace(p, warnings=(PlanWarning("x", "error", "too many ranks"),))
     assert not_runnable_here(bad, C([0, 1])) == "the plan cannot run: too many ranks"
     assert not_runnable_here(dataclasses.replace(p, workers=()), C([0, 1])) == "the plan has no workers to launch"
+
+
+def test_same_binding_makes_the_difference_noise():
+    # compact and spread with 1 rank x 2 threads on a 2-CPU machine give the same worker: a 1.27x gap is noise.
+    pa = Plan(PlanRequest(strategy="compact"), {}, tuple(W), ())
+    pb = Plan(PlanRequest(strategy="spread"), {}, tuple(W), ())
+    other = Plan(PlanRequest(strategy="spread"), {}, (worker(0, 1), worker(1, 0)), ())
+    assert same_binding(pa, pb) and not same_binding(pa, other)
+    a = summary(W[:1], [[ws(0, 0, 100)]])
+    b = summary(W[:1], [[ws(0, 0, 127)]])
+    r = compare(a, b, "A", "B", same=True)
+    assert r.ratio == 1.27
+    assert (
+        r.conclusion()
+        == "A and B bind every worker identically on this machine: the B/A = 1.27× difference is run-to-run noise"
+    )

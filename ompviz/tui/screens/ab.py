@@ -27,7 +27,15 @@ from textual.widgets import DataTable, Footer, Static
 from ompviz.cpuset import CpuSet
 from ompviz.errors import OmpvizError
 from ompviz.live import LiveSession, RunSummary, Sample
-from ompviz.live.ab import NOISE, ABResult, alternative_request, compare, not_runnable_here, plan_label
+from ompviz.live.ab import (
+    NOISE,
+    ABResult,
+    alternative_request,
+    compare,
+    not_runnable_here,
+    plan_label,
+    same_binding,
+)
 from ompviz.plan.model import BIND_POLICIES, Plan, PlanRequest
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.threadtable import rate_text, rebuild_table, verdict_text
@@ -156,7 +164,11 @@ class ABScreen(ModalScreen[ABResult | None]):
                 return
             self.summaries[side] = summary
         self.result = compare(
-            self.summaries["a"], self.summaries["b"], f"A ({plan_label(self.plan_a)})", f"B ({plan_label(self.plan_b)})"
+            self.summaries["a"],
+            self.summaries["b"],
+            f"A ({plan_label(self.plan_a)})",
+            f"B ({plan_label(self.plan_b)})",
+            same=same_binding(self.plan_a, self.plan_b),
         )
         self.phase = "done"
         self._paint()
@@ -280,6 +292,9 @@ class ABScreen(ModalScreen[ABResult | None]):
                 "dim",
             )
         elif self.phase == "ready":
+            if self.plan_b is not None and same_binding(self.plan_a, self.plan_b):
+                t.append("A and B bind every worker identically on this machine: change B with s / b first.\n",
+                         "bold yellow")  # fmt: skip
             t.append("g runs A then B · s / b change B's strategy / bind · d changes the duration", "dim")
         return t
 
