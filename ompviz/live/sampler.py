@@ -207,10 +207,11 @@ def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
     idle and iowait are not busy."""
     data = text.encode("ascii", "replace") if isinstance(text, str) else text
     out: dict[int, tuple[int, int]] = {}
-    for line in data.split(b"\n"):
+    end = data.find(b"\nintr ")  # the kernel prints the per-CPU lines first: leave the long intr line unsplit
+    for line in (data if end < 0 else data[:end]).split(b"\n"):
         if not line.startswith(b"cpu") or line.startswith(b"cpu "):
             continue
-        parts = line.split()
+        parts = line.split(None, 9)
         try:
             cpu = int(parts[0][3:])
             v = [int(x) for x in parts[1:9]]
@@ -542,12 +543,20 @@ class Sampler:
                     self._forget(pt, tid)
                 changed = True
                 continue
-            parsed = _parse_stat(data) if data else None
-            if parsed is None:  # an ended thread's open fd reads empty
+            # _parse_stat inlined (this loop is the sampler's hot path); an ended thread's open fd reads empty
+            open_ = data.find(b"(")
+            close = data.rfind(b")")
+            rest = data[close + 1 :].split(None, 37)
+            try:
+                if open_ < 0 or close < open_ or len(rest) < 13:
+                    raise ValueError
+                ticks = int(rest[11]) + int(rest[12])
+                cpu = int(rest[36]) if len(rest) > 36 else None
+            except ValueError:
                 self._forget(pt, tid)
                 changed = True
                 continue
-            comm, _state, ticks, cpu = parsed
+            comm = data[open_ + 1 : close]
             if comm != tr.raw_comm:
                 tr.raw_comm, tr.comm = comm, comm.decode("utf-8", "replace")
             if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
