@@ -7,7 +7,6 @@ Exit codes: 0 ok; 1 the plan has error-severity warnings (the output is still pr
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ompviz.commands.common import add_plan_arguments, add_topology_argument
@@ -73,23 +72,9 @@ def run(args: argparse.Namespace) -> int:
             raise OmpvizError("--per-rank-dir works with --format env only")
         if args.output:
             raise OmpvizError("give either -o FILE or --per-rank-dir DIR, not both")
-        from ompviz.export.shell import env_file
+        from ompviz.export.files import write_rank_env_files
 
-        d = os.path.expanduser(args.per_rank_dir)
-        if os.path.exists(d) and not os.path.isdir(d):
-            raise OmpvizError(f"{args.per_rank_dir}: exists and is not a directory")
-        try:
-            os.makedirs(d, exist_ok=True)
-        except OSError as e:
-            raise OmpvizError(f"{args.per_rank_dir}: cannot create directory: {e.strerror or e}") from None
-        paths = [os.path.join(d, f"rank-{w.rank}.env") for w in p.workers]
-        if not args.force:
-            # Refuse before writing anything, so a refused run leaves no half-updated set of files.
-            for path in paths:
-                if os.path.exists(path):
-                    raise OmpvizError(f"{path}: already exists; use --force to overwrite it")
-        for w, path in zip(p.workers, paths, strict=True):
-            write_atomic(path, env_file(p, topo, w.rank), force=args.force)
+        paths = write_rank_env_files(p, topo, args.per_rank_dir, force=args.force)
         _note(f"wrote {len(paths)} files: {', '.join(paths)}")
     else:
         text = render(args.format, p, topo, command=command)

@@ -2,8 +2,8 @@
 or save it (atomic, never overwriting without a confirmation).
 
 The dialog owns no export logic: the text is ``render(fmt, plan, topology, command=...)``, the per-rank env files
-are ``ompviz.export.shell.env_file`` and every write goes through ``ompviz.fileio.write_atomic``. Errors become
-one-line notifications; the dialog stays open with everything the user typed.
+are ``ompviz.export.files`` (the CLI's own code) and every write goes through ``ompviz.fileio.write_atomic``.
+Errors become one-line notifications; the dialog stays open with everything the user typed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from ompviz.errors import OmpvizError
 from ompviz.export import EXECUTABLE, FORMATS, render
+from ompviz.export.files import check_rank_dir, existing_files, rank_env_files, write_rank_env_files
 from ompviz.fileio import write_atomic
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
@@ -34,11 +35,8 @@ SLOW_RENDER = 0.05  # seconds; a render slower than this is not repeated on ever
 TYPING_PAUSE = 0.3  # ... but once the user stops typing for this long
 
 
-def rank_files(plan: Plan, topology: Topology, directory: str) -> list[tuple[str, str]]:
-    """(path, text) of the ``rank-N.env`` files ``ompviz plan --format env --per-rank-dir DIR`` writes."""
-    from ompviz.export.shell import env_file
-
-    return [(os.path.join(directory, f"rank-{w.rank}.env"), env_file(plan, topology, w.rank)) for w in plan.workers]
+# (path, text) of the rank-N.env files `ompviz plan --format env --per-rank-dir DIR` writes.
+rank_files = rank_env_files
 
 
 def rank_files_preview(files: list[tuple[str, str]]) -> str:
@@ -355,15 +353,16 @@ class ExportScreen(ModalScreen[None]):
         self._save_file(force=True)
 
     def _save_rank_files(self, *, force: bool) -> None:
-        directory = os.path.expanduser(self.per_rank_dir)
-        if os.path.exists(directory) and not os.path.isdir(directory):
-            self._error(f"{self.per_rank_dir}: exists and is not a directory")
+        try:
+            directory = check_rank_dir(self.per_rank_dir)
+        except OmpvizError as e:
+            self._error(str(e))
             return
-        files = rank_files(self.plan, self.topology, directory)
+        files = rank_env_files(self.plan, self.topology, directory)
         if not files:
             self._error("the plan has no ranks to write")
             return
-        existing = [p for p, _ in files if os.path.exists(p)]
+        existing = existing_files(files)
         if existing and not force:
             # Ask once for the whole set, so an answer never leaves half the files updated.
             self._confirm(
@@ -373,13 +372,7 @@ class ExportScreen(ModalScreen[None]):
             )
             return
         try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as e:
-            self._error(f"{self.per_rank_dir}: cannot create directory: {e.strerror or e}")
-            return
-        try:
-            for path, text in files:
-                write_atomic(path, text, force=force)
+            write_rank_env_files(self.plan, self.topology, self.per_rank_dir, force=force)
         except OmpvizError as e:
             self._error(str(e))
             return
