@@ -14,7 +14,9 @@ Notations:
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import chain, compress, repeat
 
 from ompviz.errors import OmpvizError
 
@@ -32,14 +34,13 @@ class CpuSet:
         if isinstance(cpus, CpuSet):
             bits = cpus._bits
         else:
-            bits = 0
-            for c in cpus:
-                c = int(c)
-                if c < 0 or c > MAX_CPU:
-                    raise OmpvizError(f"CPU id {c} is out of range: ids go from 0 to {MAX_CPU}")
-                bits |= 1 << c
-        object.__setattr__(self, "_bits", bits)
-        object.__setattr__(self, "_ids", None)
+            ids = list(map(int, cpus))
+            if ids and (min(ids) < 0 or max(ids) > MAX_CPU):
+                c = next(c for c in ids if c < 0 or c > MAX_CPU)
+                raise OmpvizError(f"CPU id {c} is out of range: ids go from 0 to {MAX_CPU}")
+            bits = _mask_of(ids)
+        _set_bits(self, bits)
+        _set_ids(self, None)
 
     @classmethod
     def from_mask(cls, bits: int) -> CpuSet:
@@ -47,9 +48,9 @@ class CpuSet:
             raise OmpvizError("a CPU mask cannot be negative")
         if bits.bit_length() - 1 > MAX_CPU:
             raise OmpvizError(f"CPU mask names CPU {bits.bit_length() - 1}: ids go from 0 to {MAX_CPU}")
-        s = cls.__new__(cls)
-        object.__setattr__(s, "_bits", bits)
-        object.__setattr__(s, "_ids", None)
+        s = _new(cls)
+        _set_bits(s, bits)
+        _set_ids(s, None)
         return s
 
     @classmethod
@@ -74,8 +75,8 @@ class CpuSet:
     def ids(self) -> tuple[int, ...]:
         ids = self._ids
         if ids is None:
-            ids = tuple(i for lo, hi in _runs_of(self._bits) for i in range(lo, hi + 1))
-            object.__setattr__(self, "_ids", ids)
+            ids = _ids_of(self._bits)
+            _set_ids(self, ids)
         return ids
 
     def __iter__(self) -> Iterator[int]:
@@ -151,6 +152,9 @@ class CpuSet:
 
     def to_list(self) -> str:
         """Linux cpulist notation: ``0-3,8,10-11`` (empty set -> ``""``)."""
+        b = self._bits
+        if not b & (b >> 1):  # no two consecutive CPUs (e.g. one SMT sibling per core): every run is one id
+            return ",".join(map(str, self.ids))
         return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.runs())
 
     def to_hex(self) -> str:
@@ -210,7 +214,49 @@ class CpuSet:
         return parse_list(t)
 
 
+# Slot setters that bypass CpuSet.__setattr__ (which forbids mutation): sets are built very often (4,096-PU
+# plans make thousands), and object.__setattr__ costs twice as much.
+_set_bits = CpuSet._bits.__set__  # type: ignore[attr-defined]
+_set_ids = CpuSet._ids.__set__  # type: ignore[attr-defined]
+_new = object.__new__
+
+
+def _mask_of(ids: list[int]) -> int:
+    """Mask of non-negative ids in O(len(ids)) without a Python loop (``bits |= 1 << c`` per id copies the growing
+    big int every time): mark a byte per id, then let int() parse the bytes as a binary number."""
+    if len(ids) < 32:
+        bits = 0
+        for c in ids:
+            bits |= 1 << c
+        return bits
+    buf = bytearray(max(ids) + 1)
+    deque(map(buf.__setitem__, ids, repeat(1)), maxlen=0)
+    buf.reverse()
+    return int(buf.translate(_BYTE_BITS), 2)
+
+
+_BYTE_BITS = bytes.maketrans(b"\x00\x01", b"01")
 _ONES = re.compile("1+")
+_ONE = re.compile("1")
+_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _ids_of(bits: int) -> tuple[int, ...]:
+    """Set bits in ascending order, cheapest way for the pattern: whole range, runs, or a C scan of the bits."""
+    if not bits:
+        return ()
+    lo = (bits & -bits).bit_length() - 1
+    x = bits >> lo  # scan from the lowest CPU, not from 0: a rank high up costs its own span only
+    n = x.bit_length()
+    k = x.bit_count()
+    if k == n:
+        return tuple(range(lo, lo + n))
+    runs = k - (x & (x >> 1)).bit_count()
+    if runs * 4 <= k:  # long runs (consecutive CPUs): expand each run
+        return tuple(chain.from_iterable(range(a + lo, b + lo + 1) for a, b in _runs_of(x)))
+    if n <= 8 * k:  # many short runs, dense: pick the set positions of the bit string in one C pass
+        return tuple(compress(range(lo, lo + n), bin(x)[:1:-1].encode().translate(_BIT_BYTES)))
+    return tuple(m.start() + lo for m in _ONE.finditer(bin(x)[:1:-1]))  # few, scattered
 
 
 def _runs_of(bits: int) -> list[tuple[int, int]]:
@@ -218,8 +264,9 @@ def _runs_of(bits: int) -> list[tuple[int, int]]:
     sets cost microseconds (a Python loop per bit or per run was the planner's hot spot)."""
     if not bits:
         return []
-    if bits.bit_count() * 32 < bits.bit_length():
-        # sparse (a few CPUs at high ids): hop from run to run with big-int ops instead of scanning every bit
+    # hopping costs a few big-int operations (each O(bit length)) per run; the scan costs O(bit length) once
+    if (bits.bit_count() - (bits & (bits >> 1)).bit_count()) < 32:
+        # few runs (e.g. a few CPUs at high ids): hop from run to run instead of scanning every bit
         out: list[tuple[int, int]] = []
         base = 0
         while bits:
