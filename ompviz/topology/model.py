@@ -13,7 +13,7 @@ Indices:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ompviz.cpuset import CpuSet
@@ -88,41 +88,60 @@ class Topology:
     cache_sizes: dict = field(default_factory=dict, compare=False)  # {"L1d": bytes, "L2": .., "L3": ..}
     notes: tuple[str, ...] = ()  # e.g. "best-effort model from psutil: no NUMA/L3 information"
     _by_os: dict = field(default_factory=dict, compare=False, repr=False)
+    # Derived lookups (TopologyIndex), built on first use: the planner re-plans on every keystroke in the TUI
+    # and must not rebuild sets from every PU each time. A dict because the dataclass is frozen.
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def index(self) -> TopologyIndex:
+        """Per-topology lookups computed once (sets, masks, per-core lists, SMT layout); see TopologyIndex."""
+        idx = self._memo.get("index")
+        # dataclasses.replace() shares the memo dict with the copy: only trust it for the very same objects
+        if idx is None or not idx.made_from(self):
+            idx = TopologyIndex(self)
+            self._memo["index"] = idx
+        return idx
+
+    def memo(self, key: object, compute: Callable[[Topology], object]) -> object:
+        """``compute(self)`` cached on this topology under ``key``: for values derived only from the topology
+        (e.g. the places an abstract OMP_PLACES name expands to). Keys must come from a small fixed set."""
+        idx = self.index  # validates the memo against this topology's PUs first
+        try:
+            return idx.extra[key]
+        except KeyError:
+            v = idx.extra[key] = compute(self)
+            return v
 
     # -- sets ------------------------------------------------------------------------------------
     @property
     def all_cpus(self) -> CpuSet:
-        return CpuSet(p.os_index for p in self.pus)
+        return self.index.all_cpus
 
     @property
     def online(self) -> CpuSet:
-        return CpuSet(p.os_index for p in self.pus if p.online)
+        return self.index.online
 
     @property
     def allowed(self) -> CpuSet:
         """Online and allowed: the CPUs a plan may use."""
-        return CpuSet(p.os_index for p in self.pus if p.online and p.allowed)
+        return self.index.allowed
 
     @property
     def offline(self) -> CpuSet:
-        return CpuSet(p.os_index for p in self.pus if not p.online)
+        return self.index.offline
 
     @property
     def disallowed(self) -> CpuSet:
-        return CpuSet(p.os_index for p in self.pus if p.online and not p.allowed)
+        return self.index.disallowed
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for p in self.pus:
-            if p.kind:
-                seen.setdefault(p.kind, None)
-        return tuple(seen)
+        return self.index.kinds
 
     @property
     def smt(self) -> int:
         """Largest number of PUs in one core."""
-        return max((len(c.cpus) for c in self.cores), default=1)
+        return self.index.smt
 
     # -- lookups ---------------------------------------------------------------------------------
     def pu(self, os_index: int) -> PU:
@@ -173,24 +192,181 @@ class Topology:
     @property
     def logical_order(self) -> tuple[int, ...]:
         """OS indices in logical (L#) order, online PUs only."""
-        return tuple(
-            p.os_index
-            for p in sorted((p for p in self.pus if p.logical_index is not None), key=lambda p: p.logical_index)
-        )
+        return self.index.logical_order
 
     def summary(self) -> dict:
         """Counts of online PUs and the objects holding them (the keys of ``show --format json``)."""
-        online = self.online
+        idx = self.index
         return {
             "name": self.name,
             "source": self.source,
             "source_kind": self.source_kind,
-            "packages": sum(1 for g in self.packages if g.cpus & online),
-            "numa_nodes": sum(1 for g in self.numa_nodes if g.cpus & online),
-            "l3_caches": sum(1 for g in self.l3s if g.cpus & online),
-            "cores": sum(1 for c in self.cores if c.cpus & online),
-            "pus": len(online),
+            "packages": idx.n_packages,
+            "numa_nodes": idx.n_numa_nodes,
+            "l3_caches": idx.n_l3s,
+            "cores": idx.n_cores,
+            "pus": idx.online_mask.bit_count(),
         }
+
+
+class TopologyIndex:
+    """Lookups derived from one topology, computed once (``Topology.index``) instead of per call.
+
+    CPU sets are kept both as CpuSets (shared: CpuSet is immutable) and as int masks for mask algebra. The SMT
+    layout is kept as *shapes*: cores grouped by the offsets of their PUs from their first PU (``(1,)`` for
+    siblings N, N+1; ``(2048,)`` for N, N+2048; ``()`` for single-PU cores), each with the mask of those cores'
+    first PUs. Per-core questions about a mask (which cores it touches, which PU of each core to keep) then cost a
+    few big-int operations per shape instead of a Python loop over every core.
+    """
+
+    __slots__ = (
+        "_src",
+        "all_mask",
+        "online_mask",
+        "allowed_mask",
+        "offline_mask",
+        "disallowed_mask",
+        "all_cpus",
+        "online",
+        "allowed",
+        "offline",
+        "disallowed",
+        "kinds",
+        "smt",
+        "logical_order",
+        "n_packages",
+        "n_numa_nodes",
+        "n_l3s",
+        "n_cores",
+        "core_masks",
+        "core_package",
+        "core_numa",
+        "core_l3",
+        "covered",
+        "shapes",
+        "extra",
+        "_attr",
+        "_sets",
+        "_singles",
+    )
+
+    def __init__(self, t: Topology) -> None:
+        self._src = (t.pus, t.cores, t.packages, t.dies, t.numa_nodes, t.l3s)
+        pus = t.pus
+        self.all_mask = _mask([p.os_index for p in pus])
+        self.online_mask = _mask([p.os_index for p in pus if p.online])
+        self.allowed_mask = _mask([p.os_index for p in pus if p.online and p.allowed])
+        self.offline_mask = self.all_mask & ~self.online_mask
+        self.disallowed_mask = self.online_mask & ~self.allowed_mask
+        self.all_cpus = CpuSet.from_mask(self.all_mask)
+        self.online = CpuSet.from_mask(self.online_mask)
+        self.allowed = CpuSet.from_mask(self.allowed_mask)
+        self.offline = CpuSet.from_mask(self.offline_mask)
+        self.disallowed = CpuSet.from_mask(self.disallowed_mask)
+        self.kinds = tuple(dict.fromkeys(p.kind for p in pus if p.kind))
+        self.smt = max((len(c.cpus) for c in t.cores), default=1)
+        self.logical_order = tuple(
+            p.os_index for p in sorted((p for p in pus if p.logical_index is not None), key=lambda p: p.logical_index)
+        )
+        on = self.online_mask
+        self.n_packages = sum(1 for g in t.packages if g.cpus.mask & on)
+        self.n_numa_nodes = sum(1 for g in t.numa_nodes if g.cpus.mask & on)
+        self.n_l3s = sum(1 for g in t.l3s if g.cpus.mask & on)
+        self.n_cores = sum(1 for c in t.cores if c.cpus.mask & on)
+        self.core_masks = tuple(c.cpus.mask for c in t.cores)
+        self.core_package = tuple(c.package for c in t.cores)
+        self.core_numa = tuple(c.numa for c in t.cores)
+        self.core_l3 = tuple(c.l3 for c in t.cores)
+        covered = 0
+        shapes: dict[tuple[int, ...], list[int]] = {}
+        for c in t.cores:
+            ids = c.cpus.ids
+            if ids:
+                f = ids[0]
+                shapes.setdefault(tuple(i - f for i in ids[1:]), []).append(f)
+        for core_mask in self.core_masks:
+            covered |= core_mask
+        self.covered = covered
+        self.shapes = tuple((offs, _mask(firsts)) for offs, firsts in shapes.items())
+        self.extra: dict = {}
+        self._attr: dict = {}
+        self._sets: dict[tuple[str, object], CpuSet] = {}
+        self._singles: dict[int, CpuSet] = {}
+
+    def made_from(self, t: Topology) -> bool:
+        src = self._src
+        return (
+            src[0] is t.pus
+            and src[1] is t.cores
+            and src[2] is t.packages
+            and src[3] is t.dies
+            and src[4] is t.numa_nodes
+            and src[5] is t.l3s
+        )
+
+    # -- cores -----------------------------------------------------------------------------------
+    def core_closure(self, mask: int) -> int:
+        """Every PU of every core that has a PU in ``mask`` (CPUs in no core are dropped)."""
+        out = 0
+        for offs, firsts in self.shapes:
+            hit = mask & firsts
+            for d in offs:
+                hit |= (mask >> d) & firsts
+            if hit:
+                out |= hit
+                for d in offs:
+                    out |= hit << d
+        return out
+
+    def one_per_core(self, mask: int, last: bool = False) -> int:
+        """Of each core keep only the lowest (``last``: highest) CPU of ``mask`` in it; CPUs in no core stay."""
+        keep = 0
+        for offs, firsts in self.shapes:
+            pending = firsts
+            for d in reversed((0, *offs)) if last else (0, *offs):
+                present = (mask >> d) & pending
+                if present:
+                    keep |= present << d
+                    pending &= ~present
+        return keep | (mask & ~self.covered)
+
+    # -- per-PU attributes -------------------------------------------------------------------------
+    def attr_groups(self, attr: str) -> tuple[dict[int, object], dict[object, int], int]:
+        """For a PU attribute (``core``, ``l3``, ``numa``, ``package``, ``die``): {os index: value} and
+        {value: mask of the PUs with it} over the PUs whose value is not None, and the mask of those PUs."""
+        got = self._attr.get(attr)
+        if got is None:
+            value_of: dict[int, object] = {}
+            members: dict[object, list[int]] = {}
+            for p in self._src[0]:
+                v = getattr(p, attr)
+                if v is not None:
+                    value_of[p.os_index] = v
+                    members.setdefault(v, []).append(p.os_index)
+            got = (value_of, {v: _mask(ids) for v, ids in members.items()}, _mask(list(value_of)))
+            self._attr[attr] = got
+        return got
+
+    def attr_set(self, attr: str, value: object) -> CpuSet:
+        """Every PU whose ``attr`` is ``value`` (see attr_groups), as a CpuSet shared between calls."""
+        key = (attr, value)
+        s = self._sets.get(key)
+        if s is None:
+            s = self._sets[key] = CpuSet.from_mask(self.attr_groups(attr)[1][value])
+        return s
+
+    def single(self, cpu: int) -> CpuSet:
+        """The one-CPU set {cpu}, shared between calls for the topology's own PUs."""
+        s = self._singles.get(cpu)
+        if s is None:
+            s = CpuSet.from_mask(1 << cpu)
+            if self.all_mask >> cpu & 1:
+                self._singles[cpu] = s
+        return s
+
+
+def _mask(ids: list[int]) -> int:
+    return CpuSet(ids).mask
 
 
 def _find(groups: tuple[Group, ...], index: int, what: str) -> CpuSet:
