@@ -86,22 +86,44 @@ def _logical(topology: Topology, cpus: CpuSet) -> str:
     return CpuSet(topology.os_to_logical(cpus)).to_list()
 
 
+# Open MPI 4.x (ORTE) and 5.x (PRRTE) spell the rankfile mapping differently; the script picks by the mpirun on
+# PATH. Both read the slot numbers as hwloc logical indices, of hardware threads with these options (4.1: no
+# rmaps_rank_file_physical, --use-hwthread-cpus; 5.x: logical only, the :hwtcpus qualifier).
+_OMPI_SELECT = """\
+case "$(mpirun --version 2>/dev/null || true)" in
+  *"(Open MPI) "[1-4].*) OMPI_MAP=(--rankfile {rf} --use-hwthread-cpus --report-bindings) ;;
+  *"(Open MPI) "[5-9]*) OMPI_MAP=(--map-by rankfile:file={rf}:hwtcpus --display bindings{overload}) ;;
+  *) echo "ompviz: this launcher needs Open MPI's mpirun (4.x or 5.x) on PATH" >&2; exit 1 ;;
+esac"""
+
+
+def _overlapping(workers: list) -> list[int]:
+    seen = CpuSet()
+    out = []
+    for i, w in enumerate(workers):
+        if w.cpus.intersects(seen):
+            out.append(i)
+        seen = seen | w.cpus
+    return out
+
+
 def to_openmpi(plan: Plan, topology: Topology, *, command: list[str] | None = None) -> str:
-    """An Open MPI rankfile (written by the script) plus the ``mpirun --rankfile ... --report-bindings`` line."""
+    """An Open MPI rankfile (written by the script) plus the ``mpirun`` line for Open MPI 4.x or 5.x."""
     workers = [w for w in plan.workers if w.cpus]
     out = ["#!/usr/bin/env bash"]
     out += header(plan, topology, "openmpi")
     out += [
-        "# Open MPI 5 (PRRTE) reads rankfile slot numbers as hwloc LOGICAL indices (L#, as lstopo shows them by",
-        "# default), of cores, or of hardware threads with --use-hwthread-cpus. This file gives hwloc logical PU",
-        "# indices (converted from the plan's OS ids) and the line below passes --use-hwthread-cpus.",
-        "# Open MPI 5 spelling of the same options: --map-by rankfile:FILE=" + RANKFILE + ":HWTCPUS --display BINDINGS",
-        "# +n0 = the first host of the allocation; use a host name per line to spread ranks over nodes.",
+        "# Open MPI reads plain rankfile slot numbers as hwloc LOGICAL indices (L#, as lstopo shows them by default)",
+        "# of cores, or of hardware threads (PUs) with --use-hwthread-cpus (4.x) / the :hwtcpus qualifier (5.x).",
+        "# This file gives logical PU indices, converted from the plan's OS ids, and the mpirun options below",
+        "# select PUs; the script picks the 4.x or the 5.x spelling from `mpirun --version`.",
+        "# Every rank runs on localhost = the node mpirun runs on (the plan is for one machine); put a host name",
+        "# there to run on another node (or +n0 inside an allocation: outside one, Open MPI 4.1 rejects +n0).",
     ]
     if topology.disallowed:
         out.append(
             "# NOTE: this machine has CPUs outside the allowed set; logical indices here count every online PU "
-            "(lstopo --whole-system)"
+            "(lstopo --whole-system), as Open MPI 4.1 does"
         )
     out += placeholder_note(command)
     out.append("set -euo pipefail")
@@ -109,27 +131,34 @@ def to_openmpi(plan: Plan, topology: Topology, *, command: list[str] | None = No
         out.append("echo 'ompviz: this plan gives no rank any CPU: nothing to launch' >&2")
         out.append("exit 1")
         return "\n".join(out) + "\n"
+    overlap = _overlapping(workers)
+    if overlap:
+        out.append(
+            f"# ranks {','.join(map(str, overlap))} share CPUs with lower ranks: Open MPI 5 refuses overlapping "
+            "rankfile bindings unless --bind-to :overload-allowed (its mpirun docs), so 5.x gets that option"
+        )
     out.append(f"cat > {RANKFILE} <<'EOF'")
     for i, w in enumerate(workers):
         out.append(f"# rank {i}: OS CPUs {w.cpus.to_list()} = logical PUs L#{_logical(topology, w.cpus)}")
-        out.append(f"rank {i}=+n0 slot={_logical(topology, w.cpus)}")
+        out.append(f"rank {i}=localhost slot={_logical(topology, w.cpus)}")
     out.append("EOF")
+    out.append(_OMPI_SELECT.format(rf=RANKFILE, overload=" --bind-to :overload-allowed" if overlap else ""))
     sub = Plan(plan.request, plan.topology_summary, tuple(workers), plan.warnings, plan.explanation)
     shared, per_rank = common_env(sub)
-    line = f"mpirun --rankfile {RANKFILE} --use-hwthread-cpus --report-bindings"
-    for k, v in shared:
-        line += f" -x {shlex.quote(f'{k}={v}')}"
+    line = 'mpirun "${OMPI_MAP[@]}"'
     cmd = quote_cmd(command)
     if any(per_rank):
-        # Variables that differ per rank go through `env` inside each MPMD app context: that is unambiguous
-        # whatever scope -x has for a context in a given Open MPI version.
-        out.append("# OMP_* values that differ per rank are set with env in one app context per rank (MPMD)")
+        # Open MPI 4.1 applies an -x given before the first app context to that context only (checked with a
+        # probe): every rank's OMP_* therefore goes through `env` in its own context, shared values included.
+        out.append("# OMP_* values differ per rank: each rank is its own app context (MPMD) setting them with env")
         contexts = []
-        for env in per_rank:
-            assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in env)
+        for w in workers:
+            assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in w.env)
             contexts.append(f"-np 1 env {assigns} {cmd}" if assigns else f"-np 1 {cmd}")
         line += " \\\n  " + " \\\n  : ".join(contexts)
     else:
+        for k, v in shared:
+            line += f" -x {shlex.quote(f'{k}={v}')}"
         line += f" -np {len(workers)} {cmd}"
     out.append(line)
     return "\n".join(out) + "\n"

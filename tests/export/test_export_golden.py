@@ -186,7 +186,7 @@ def test_small_box_by_hand():
     assert "--cpu-bind=verbose,mask_cpu:0xf0f,0xf0f0" in render("slurm", plan, topo, command=command)
     # logical: core k -> L#2k, L#2k+1, so cores 0-3 -> L#0-7 and cores 4-7 -> L#8-15
     ompi = render("openmpi", plan, topo, command=command)
-    assert "rank 0=+n0 slot=0-7\n" in ompi and "rank 1=+n0 slot=8-15\n" in ompi
+    assert "rank 0=localhost slot=0-7\n" in ompi and "rank 1=localhost slot=8-15\n" in ompi
     # package 0 = NUMA 0, package 1 = NUMA 1
     numa = render("numactl", plan, topo, command=command)
     assert "--physcpubind=0-3,8-11 --membind=0 -- ./stream --size 1G &" in numa
@@ -200,7 +200,7 @@ def test_small_box_by_hand():
 
     topo, plan, command = build("small", "l3-smt-one")
     # rank 1 = CPUs 2,3 = first PUs of cores 2 and 3 -> L#4 and L#6
-    assert "rank 1=+n0 slot=4,6\n" in render("openmpi", plan, topo, command=command)
+    assert "rank 1=localhost slot=4,6\n" in render("openmpi", plan, topo, command=command)
     assert "mask_cpu:0x3,0xc,0x30,0xc0" in render("slurm", plan, topo, command=command)
 
     topo, plan, command = build("small", "one-cpu")
@@ -208,7 +208,7 @@ def test_small_box_by_hand():
     assert "--cpu-bind=verbose,map_cpu:0,5,10" in slurm and "--cpus-per-task=1" in slurm
     # CPU 10 is the sibling of CPU 2 (core 2): L#5; CPU 5 = core 5 first PU: L#10
     ompi = render("openmpi", plan, topo, command=command)
-    assert "rank 1=+n0 slot=10\n" in ompi and "rank 2=+n0 slot=5\n" in ompi
+    assert "rank 1=localhost slot=10\n" in ompi and "rank 2=localhost slot=5\n" in ompi
     assert "# WARNING: CPU 10 and CPU 2 are SMT siblings of one core (ranks 2)" in ompi
 
 
@@ -221,7 +221,7 @@ def test_zen4_by_hand():
     assert f"mask_cpu:{m0},{m1}" in render("slurm", plan, topo, command=command)
     # package 0 holds cores 0-95 = PUs L#0-191 (siblings N, N+192 are L#2k, L#2k+1)
     ompi = render("openmpi", plan, topo, command=command)
-    assert "rank 0=+n0 slot=0-191\n" in ompi and "rank 1=+n0 slot=192-383\n" in ompi
+    assert "rank 0=localhost slot=0-191\n" in ompi and "rank 1=localhost slot=192-383\n" in ompi
     # one NUMA node on this machine (NPS1 with one node reported)
     assert _line_with(render("numactl", plan, topo, command=command), "--physcpubind=96-191,288-383").count(
         "--membind=0 "
@@ -230,7 +230,7 @@ def test_zen4_by_hand():
     topo, plan, command = build("zen4", "one-cpu")
     # OS 8 = first PU of core 8 -> L#16; OS 200 = second PU of core 8 -> L#17
     ompi = render("openmpi", plan, topo, command=command)
-    assert "rank 1=+n0 slot=16\n" in ompi and "rank 2=+n0 slot=17\n" in ompi
+    assert "rank 1=localhost slot=16\n" in ompi and "rank 2=localhost slot=17\n" in ompi
     assert "map_cpu:0,8,200" in render("slurm", plan, topo, command=command)
 
 
@@ -242,7 +242,7 @@ def test_kunpeng_by_hand():
     for node, cpus in enumerate(["0-31", "32-63", "64-95", "96-127"]):
         assert f"--physcpubind={cpus} --membind={node} --" in numa
     # no SMT and cores in OS order: logical = OS
-    assert "rank 3=+n0 slot=96-127\n" in render("openmpi", plan, topo, command=command)
+    assert "rank 3=localhost slot=96-127\n" in render("openmpi", plan, topo, command=command)
 
     topo, plan, command = build("kunpeng", "packages-8t")
     numa = render("numactl", plan, topo, command=command)
