@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static
 
 from ompviz.cpuset import CpuSet
 from ompviz.errors import OmpvizError
@@ -19,6 +20,9 @@ from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, P
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.controls import Controls
 from ompviz.tui.widgets.panels import (
+    KeyBar,
+    LineTable,
+    TabBar,
     ThreadTable,
     WarningList,
     WorkerTable,
@@ -105,9 +109,17 @@ class OmpvizApp(App[None]):
         self.plan_error: str | None = None
         self.selected_rank: int | None = 0
         self.warning: PlanWarning | None = None
+        self._owners: dict = {}  # the current plan's cpu -> ranks, computed once per plan
+        self._tab_plan: dict[str, Plan | None] = {}  # which plan each lazily built pane shows
+        self._optional_found: dict[str, bool] = {}
         self._replan(self.request, notify=False)
 
     # -- layout ----------------------------------------------------------------------------------
+    # Start-up is a benchmark (issue 4: first frame <= 1.25x a bare Textual app), so the screen is a handful of
+    # line-drawn widgets: the form, the map, the tables, the tab bar and the footer each draw themselves as ONE
+    # widget, and the Warnings / Explain panes are only built the first time they are shown.
+    TABS = {"tab-preview": "Preview", "tab-warnings": "Warnings", "tab-explain": "Explain"}
+
     def compose(self) -> ComposeResult:
         yield Static(header_text(self.topology), id="header")
         with Horizontal(id="body"):
@@ -119,17 +131,12 @@ class OmpvizApp(App[None]):
             with Vertical(id="main"):
                 yield Static("", id="legend")
                 yield TopologyMap(self.topology, id="map")
-                with TabbedContent(id="panels"):
-                    with TabPane("Preview", id="tab-preview"):
-                        with Horizontal(id="preview"):
-                            yield WorkerTable(id="workers")
-                            yield ThreadTable(id="threads")
-                    with TabPane("Warnings", id="tab-warnings"):
-                        yield WarningList(id="warnings")
-                    with TabPane("Explain", id="tab-explain"):
-                        with VerticalScroll(id="explain-scroll"):
-                            yield Static("", id="explain")
-        yield Footer()
+                with Vertical(id="panels"):
+                    yield TabBar(self.TABS, "tab-preview", id="tabs")
+                    with Horizontal(id="tab-preview", classes="pane"):
+                        yield WorkerTable(id="workers")
+                        yield ThreadTable(id="threads")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#sidebar").border_title = "Plan request"
@@ -139,6 +146,45 @@ class OmpvizApp(App[None]):
         self._show_plan()
         for note in self._notes:
             self.notify(note, severity="warning", timeout=8)
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabBar).active
+
+    def show_tab(self, tab: str) -> None:
+        """Switch the panel below the map; Warnings and Explain are built on first use."""
+        if tab not in self.TABS:
+            return
+        panels = self.query_one("#panels")
+        if tab == "tab-warnings" and not self.query("#warnings"):
+            panels.mount(WarningList(self.plan, id="warnings", classes="pane"))
+            self._tab_plan[tab] = self.plan
+        if tab == "tab-explain" and not self.query("#explain-scroll"):
+            text = explain_text(self.plan, self._explanation())
+            panels.mount(VerticalScroll(Static(text, id="explain"), id="explain-scroll", classes="pane"))
+            self._tab_plan[tab] = self.plan
+        for pane in panels.query(".pane"):
+            pane.display = pane.id == self.PANE_IDS[tab]
+        self.query_one(TabBar).set_active(tab)
+        self._show_tab_content()
+
+    PANE_IDS = {"tab-preview": "tab-preview", "tab-warnings": "warnings", "tab-explain": "explain-scroll"}
+
+    def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
+        self.show_tab(event.tab)
+
+    def _show_tab_content(self) -> None:
+        """Bring the visible hidden-until-now pane up to the current plan (hidden panes wait until shown)."""
+        tab = self.active_tab
+        if self._tab_plan.get(tab, False) is self.plan:
+            return
+        if tab == "tab-warnings" and self.query("#warnings"):
+            self.query_one(WarningList).show_plan(self.plan)
+        elif tab == "tab-explain" and self.query("#explain"):
+            self.query_one("#explain", Static).update(explain_text(self.plan, self._explanation()))
+        else:
+            return
+        self._tab_plan[tab] = self.plan
 
     # -- core calls ------------------------------------------------------------------------------
     def _replan(self, request: PlanRequest, *, notify: bool = True) -> bool:
@@ -155,6 +201,7 @@ class OmpvizApp(App[None]):
             self.plan_error = f"planner failed: {type(e).__name__}: {e}"
         else:
             self.request, self.plan, self.plan_error = request, plan, None
+            self._owners = plan.owner_map()
             if self.selected_rank is not None and self.selected_rank >= len(plan.workers):
                 self.selected_rank = 0 if plan.workers else None
             self.warning = None
@@ -173,26 +220,18 @@ class OmpvizApp(App[None]):
 
     # -- painting --------------------------------------------------------------------------------
     def _show_form_error(self) -> None:
-        err = self.query_one("#err-form", Static)
-        controls = self.query_one(Controls)
-        msgs = [m for k, m in controls.errors.items() if k != "reserve"]
-        if self.plan_error:
-            msgs.append(self.plan_error)
-        err.update("\n".join(msgs))
-        err.set_class(bool(msgs), "-shown")
+        self.query_one(Controls).set_extra_error(self.plan_error)
 
     def _show_plan(self, reflect_controls: bool = True) -> None:
         plan = self.plan
         if reflect_controls:
             self.query_one(Controls).show_request(self.request)
         self.query_one("#legend", Static).update(legend_text(plan))
-        self.query_one(WorkerTable).show_plan(plan)
-        self.query_one(WarningList).show_plan(plan)
+        self.query_one(WorkerTable).show_plan(plan, self.selected_rank)
         n_warn = len(plan.warnings) if plan else 0
         errors = sum(1 for w in plan.warnings if w.severity == "error") if plan else 0
-        tabs = self.query_one("#panels", TabbedContent)
-        tabs.get_tab("tab-warnings").label = f"Warnings ({n_warn})" + (" ✖" if errors else "")
-        self.query_one("#explain", Static).update(explain_text(plan, self._explanation()))
+        self.query_one(TabBar).set_label("tab-warnings", f"Warnings ({n_warn})" + (" ✖" if errors else ""))
+        self._show_tab_content()
         self._show_worker()
         self._show_form_error()
         self._update_map()
@@ -235,7 +274,7 @@ class OmpvizApp(App[None]):
         worker = self._worker()
         self.query_one(TopologyMap).set_state(
             MapState(
-                plan.owner_map() if plan else {},
+                self._owners if plan else {},
                 self.request.reserve,
                 highlight,
                 worker.cpus if worker is not None else CpuSet(),
@@ -255,12 +294,12 @@ class OmpvizApp(App[None]):
         self._show_pu(event.cpus, event.pu)
 
     def _show_pu(self, cpus: CpuSet, pu: int | None) -> None:
-        self.query_one("#pu-info", Static).update(pu_info_text(self.topology, self.plan, cpus, pu))
+        self.query_one("#pu-info", Static).update(pu_info_text(self.topology, self.plan, cpus, pu, self._owners))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if not isinstance(event.data_table, WorkerTable) or event.row_key is None or event.row_key.value is None:
+    def on_line_table_row_highlighted(self, event: LineTable.RowHighlighted) -> None:
+        if not isinstance(event.table, WorkerTable) or event.key is None:
             return
-        rank = int(event.row_key.value)
+        rank = int(event.key)
         if rank != self.selected_rank:
             self.selected_rank = rank
             self._show_worker()
@@ -338,7 +377,17 @@ class OmpvizApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in OPTIONAL_SCREENS:
-            return self._optional_screen(action) is not None
+            # Only look for the module here (the footer asks at start-up); importing the export and live
+            # dialogs would cost more than the rest of the first frame. They are imported when opened.
+            if action not in self._optional_found:
+                spec = None
+                if action in self._optional:
+                    try:
+                        spec = importlib.util.find_spec(self._optional[action][0])
+                    except (ImportError, ValueError):
+                        spec = None
+                self._optional_found[action] = spec is not None
+            return self._optional_found[action]
         return True
 
     def action_export(self) -> None:
@@ -374,9 +423,9 @@ class OmpvizApp(App[None]):
         yield SystemCommand("Show/hide controls", "the request form (c)", self.action_toggle_controls)
         yield SystemCommand("Load topology", "file, preset or synthetic (l)", self.action_load)
         yield SystemCommand("Help", "keys and concepts (?)", self.action_help)
-        if self._optional_screen("export") is not None:
+        if self.check_action("export", ()):
             yield SystemCommand("Export", "launch configs for this plan (e)", self.action_export)
-        if self._optional_screen("run_live") is not None:
+        if self.check_action("run_live", ()):
             yield SystemCommand("Run live", "launch and verify the binding (r)", self.action_run_live)
         from ompviz.tui.screens.load import preset_items
 

@@ -11,7 +11,7 @@ import functools
 import shlex
 
 import pytest
-from textual.widgets import Input, OptionList, Static, TabbedContent
+from textual.widgets import Input, OptionList, Static
 from tui_machines import hybrid, small
 
 from ompviz.cpuset import CpuSet
@@ -37,6 +37,15 @@ def _text(app: OmpvizApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
 
+def _form_errors(app: OmpvizApp) -> str:
+    """The error lines under the form, unwrapped (the form wraps them to the sidebar's width)."""
+    return " ".join(app.query_one(Controls).error_lines())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 @sync
 async def test_rank_keys_replan_and_repaint():
     app = OmpvizApp(small(), PlanRequest(ranks=1))
@@ -46,7 +55,7 @@ async def test_rank_keys_replan_and_repaint():
         assert app.request.ranks == 2 and len(app.plan.workers) == 2
         # compact on 2 packages x 8 cores: rank 0 takes package 0 = cores 0-7 and their siblings 16-23
         assert app.plan.workers[0].cpus == CpuSet.range(0, 7) | CpuSet.range(16, 23)
-        assert app.query_one("#ctl-ranks", Input).value == "2"
+        assert app.query_one(Controls).text("ranks") == "2"
         lines = app.query_one(TopologyMap).plain_lines()
         assert any("16" in ln for ln in lines)
         await pilot.press("minus", "minus")  # never below one rank
@@ -71,7 +80,7 @@ async def test_cycle_keys():
             assert app.plan_error is None
             assert getattr(app.request, field) == expected
             assert app.plan.request == app.request
-            assert app.query_one(f"#ctl-{field}").value == expected  # the form shows what the key chose
+            assert app.query_one(Controls).text(field) == expected  # the form shows what the key chose
         # cycling on to 'manual' with no lists: the planner refuses (manual needs --cpus), the error is shown
         # and the last good request is kept
         while app.request.strategy != "distrib":
@@ -80,7 +89,7 @@ async def test_cycle_keys():
         await pilot.pause()
         assert app.request.strategy == "distrib"
         assert app.plan_error and "manual" in app.plan_error
-        assert app.plan_error in _text(app, "#err-form")
+        assert _one_line(app.plan_error) in _form_errors(app)
 
 
 @sync
@@ -149,7 +158,7 @@ async def test_click_toggles_reserved_and_hover_shows_details():
         await pilot.pause()
         assert 17 in app.request.reserve
         assert 17 not in app.plan.workers[0].cpus
-        assert app.query_one("#ctl-reserve", Input).value == "17"
+        assert app.query_one(Controls).text("reserve") == "17"
         assert any("17r" in ln for ln in m.plain_lines())
         await pilot.click(TopologyMap, offset=(x + 1, y))
         await pilot.pause()
@@ -160,17 +169,20 @@ async def test_click_toggles_reserved_and_hover_shows_details():
 async def test_reserve_input_live_validation():
     app = OmpvizApp(small(), PlanRequest(ranks=1))
     async with app.run_test(size=SIZE) as pilot:
-        inp = app.query_one("#ctl-reserve", Input)
-        inp.focus()
+        form = app.query_one(Controls)
+        form.focus()
+        for _ in range(8):  # ranks -> threads -> 6 choices -> reserve
+            await pilot.press("down")
+        assert form.current == "reserve"
         await pilot.press(*"5-2")
         await pilot.pause()
-        assert inp.has_class("-invalid")
-        assert "reserve" in _text(app, "#err-reserve")
+        assert form.is_invalid("reserve") and form.text("reserve") == "5-2"
+        assert "reserve" in _form_errors(app)
         # "5" was valid while typing and was planned; "5-" and "5-2" are not: the last valid value stays
         assert app.request.reserve == CpuSet([5])
         await pilot.press("backspace", "backspace", "backspace", *"0-1")
         await pilot.pause()
-        assert not inp.has_class("-invalid")
+        assert not form.is_invalid("reserve") and not _form_errors(app)
         assert app.request.reserve == CpuSet([0, 1])
         assert not (app.plan.workers[0].cpus & CpuSet([0, 1]))
 
@@ -179,16 +191,15 @@ async def test_reserve_input_live_validation():
 async def test_invalid_ranks_and_threads_are_refused_inline():
     app = OmpvizApp(small(), PlanRequest(ranks=2))
     async with app.run_test(size=SIZE) as pilot:
-        ranks = app.query_one("#ctl-ranks", Input)
-        ranks.value = "0"
+        form = app.query_one(Controls)
+        form.edit("ranks", "0")
         await pilot.pause()
-        assert ranks.has_class("-invalid") and app.request.ranks == 2
-        assert "at least 1" in _text(app, "#err-form")
-        threads = app.query_one("#ctl-threads", Input)
-        threads.value = "many"
+        assert form.is_invalid("ranks") and app.request.ranks == 2
+        assert "at least 1" in _form_errors(app)
+        form.edit("threads", "many")
         await pilot.pause()
-        assert threads.has_class("-invalid") and app.request.threads is None
-        threads.value = "3"
+        assert form.is_invalid("threads") and app.request.threads is None
+        form.edit("threads", "3")
         await pilot.pause()
         assert app.request.threads == 3 and app.plan.workers[0].num_threads == 3
 
@@ -198,19 +209,19 @@ async def test_manual_lists_and_vllm_fields_follow_strategy():
     app = OmpvizApp(small(), PlanRequest(ranks=2))
     async with app.run_test(size=SIZE) as pilot:
         controls = app.query_one(Controls)
-        assert not app.query_one("#ctl-cpus").display or not controls.has_class("-manual")
+        assert "cpus" not in controls.fields() and "VLLM_CPU_OMP_THREADS_BIND" not in controls.fields()
         app.set_request(PlanRequest(ranks=2, strategy="manual", cpus="0-3|4-7"))
         await pilot.pause()
-        assert controls.has_class("-manual")
-        assert app.query_one("#ctl-cpus", Input).value == "0-3|4-7"
+        assert "cpus" in controls.fields()
+        assert controls.text("cpus") == "0-3|4-7"
         assert [w.cpus for w in app.plan.workers] == [CpuSet.range(0, 3), CpuSet.range(4, 7)]
-        app.query_one("#ctl-cpus", Input).value = "8-9|10-11"
+        controls.edit("cpus", "8-9|10-11")
         await pilot.pause()
         assert [w.cpus for w in app.plan.workers] == [CpuSet([8, 9]), CpuSet([10, 11])]
         app.set_request(PlanRequest(ranks=2, strategy="vllm"))
         await pilot.pause()
-        assert controls.has_class("-vllm") and not controls.has_class("-manual")
-        app.query_one("#ctl-VLLM_CPU_OMP_THREADS_BIND", Input).value = "0-3|4-7"
+        assert "VLLM_CPU_OMP_THREADS_BIND" in controls.fields() and "cpus" not in controls.fields()
+        controls.edit("VLLM_CPU_OMP_THREADS_BIND", "0-3|4-7")
         await pilot.pause()
         assert dict(app.request.vllm_vars)["VLLM_CPU_OMP_THREADS_BIND"] == "0-3|4-7"
 
@@ -221,7 +232,7 @@ async def test_warning_selection_highlights_its_cpus():
     app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="manual", cpus="0-3|2-5"))
     async with app.run_test(size=SIZE) as pilot:
         assert app.plan.warnings
-        app.query_one("#panels", TabbedContent).active = "tab-warnings"
+        app.show_tab("tab-warnings")
         await pilot.pause()
         ol = app.query_one("#warnings", OptionList)
         idx = next(i for i, w in enumerate(app.plan.warnings) if w.code == "overlap")
@@ -317,7 +328,7 @@ async def test_planner_error_is_shown_not_raised():
         app.set_request(PlanRequest(ranks=1, strategy="manual", cpus="0-3|junk"))
         await pilot.pause()
         assert app.request.strategy == "compact"  # last good request kept
-        assert app.plan_error and app.plan_error in _text(app, "#err-form")
+        assert app.plan_error and _one_line(app.plan_error) in _form_errors(app)
 
 
 @sync
@@ -398,3 +409,86 @@ async def test_worker_command_reaches_the_export_dialog(tmp_path):
     assert await _export_command(build_app(_args(["--config", str(cfg)]))) == ["./saved", "-x"]
     app = build_app(_args(["--config", str(cfg), "--", "./other"]))
     assert await _export_command(app) == ["./other"]
+
+
+@sync
+async def test_form_keys_and_clicks_cycle_choices():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.query_one(Controls)
+        form.focus()
+        await pilot.press("down", "down")  # ranks -> threads -> strategy
+        assert form.current == "strategy"
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.request.strategy == STRATEGIES[1]
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert app.request.strategy == STRATEGIES[-1]
+        # keys of the app still work on a choice row ('s' is not typed anywhere)
+        await pilot.press("right", "b")
+        await pilot.pause()
+        assert app.request.strategy == STRATEGIES[0] and app.request.bind == BIND_POLICIES[1]
+        # on a text row letters are typed, not taken as app keys: 's' lands in the threads field
+        await pilot.press("up")
+        assert form.current == "threads"
+        await pilot.press("s")
+        await pilot.pause()
+        assert form.text("threads") == "autos" and form.is_invalid("threads")
+        assert app.request.strategy == STRATEGIES[0]
+        # a click on a choice row selects it, a second click on its value cycles it
+        row = 2 + list(form.fields())[2:].index("bind")  # ranks, threads, then the choices in order
+        await pilot.click(Controls, offset=(12, row))
+        assert form.current == "bind"
+        await pilot.click(Controls, offset=(12, row))
+        await pilot.pause()
+        assert app.request.bind == BIND_POLICIES[2]
+
+
+@sync
+async def test_tabs_build_lazily_and_follow_the_plan():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.query("#warnings") and not app.query("#explain")  # built when first shown
+        tabs = app.query_one("#tabs")
+        # "Preview" spans x 0-8, then one gap column, "Warnings (n)" after it: click inside the second label
+        await pilot.click("#tabs", offset=(12, 0))
+        await pilot.pause()
+        assert app.active_tab == "tab-warnings" and app.query_one("#warnings").display
+        assert not app.query_one("#tab-preview").display
+        tabs.focus()
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.active_tab == "tab-explain"
+        assert "2 rank(s) · strategy compact" in _text(app, "#explain")
+        await pilot.press("s")  # the shown pane follows the new plan
+        await pilot.pause()
+        assert f"2 rank(s) · strategy {STRATEGIES[1]}" in _text(app, "#explain")
+        await pilot.press("right")
+        await pilot.pause()
+        assert app.active_tab == "tab-preview" and not app.query_one("#explain-scroll").display
+
+
+@sync
+async def test_worker_rows_select_the_rank_and_footer_keys_click():
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#workers")
+        assert table.row_count == 2 and table.row_plain(1)[0].strip() == "1"
+        # compact, 2 ranks on 2x(4+4 cores, SMT2): rank 1 = package 1 = cores 8-15 + siblings 24-31
+        assert table.row_plain(1)[1] == "8-15,24-31"
+        await pilot.click("#workers", offset=(3, 2))  # header line, then row 0, row 1
+        await pilot.pause()
+        assert app.selected_rank == 1
+        assert app.query_one("#threads").border_title.startswith("Rank 1")
+        assert "rank 1" in _text(app, "#worker-env")
+        table.focus()
+        await pilot.press("up")
+        await pilot.pause()
+        assert app.selected_rank == 0
+        # the footer is one widget: clicking its "s Strategy" item presses s
+        bar = app.query_one("KeyBar")
+        x = next(x0 for x0, _x1, key in bar._spans if key == "s")
+        await pilot.click("KeyBar", offset=(x + 1, 0))
+        await pilot.pause()
+        assert app.request.strategy == STRATEGIES[1]

@@ -79,7 +79,7 @@ def test_help_screen(snap_compare):
 def test_warning_selected(snap_compare):
     async def select_overlap(pilot):
         app = pilot.app
-        app.query_one("#panels").active = "tab-warnings"
+        app.show_tab("tab-warnings")
         await pilot.pause()
         ol = app.query_one("#warnings")
         ol.focus()

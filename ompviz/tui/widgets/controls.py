@@ -1,4 +1,4 @@
-"""The request form: one control per PlanRequest field. Emits a new PlanRequest on every valid change.
+"""The request form: every PlanRequest field in one line-drawn widget. Emits a new PlanRequest on every valid change.
 
 Validation is the core's own parsing (``parse_list``); invalid text marks the field and shows the one-line error
 under it, and no request is sent until it is fixed.
@@ -7,12 +7,16 @@ under it, and no request is sent until it is fixed.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from dataclasses import dataclass
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ompviz.commands.common import VLLM_VARS
 from ompviz.cpuset import CpuSet, parse_list
@@ -49,8 +53,51 @@ LABELS = {
 }
 
 
-class Controls(VerticalScroll):
-    """Compact form; the app owns the request and calls ``show_request`` after every replan."""
+TEXT_FIELDS = ("ranks", "threads", "reserve", "cpus", *VLLM_VARS)
+PLACEHOLDERS = {"reserve": "e.g. 0-1", "cpus": "0-31|32-63", **{v: "(unset)" for v in VLLM_VARS}}
+LABEL_WIDTH = 9
+
+
+def _request_texts(r: PlanRequest) -> dict[str, str]:
+    vv = dict(r.vllm_vars)
+    out = {
+        "ranks": str(r.ranks),
+        "threads": "auto" if r.threads is None else str(r.threads),
+        "reserve": r.reserve.to_list(),
+        "cpus": r.cpus or "",
+    }
+    out.update({v: vv.get(v, "") for v in VLLM_VARS})
+    return out
+
+
+class Controls(ScrollView, can_focus=True):
+    """The request form as ONE line-drawn widget (GUIDE §2: one widget, not one per field).
+
+    Rows: text fields (ranks, threads, reserve, manual lists, vLLM variables) edited in place, and choice fields
+    (strategy, SMT, places, notation, bind, runtime) cycled with left/right/space/enter or a click. up/down move
+    between fields. Invalid text is marked and explained under the form; no request is sent until it is fixed.
+    """
+
+    DEFAULT_CSS = """
+    Controls { height: auto; background: $surface; }
+    Controls > .controls--label { color: $text-muted; }
+    Controls > .controls--input { background: $boost; }
+    Controls > .controls--placeholder { color: $text-disabled; background: $boost; }
+    Controls > .controls--invalid { background: $error-muted; color: $text-error; }
+    Controls > .controls--hint { color: $text-muted; }
+    Controls > .controls--current { background: $block-cursor-blurred-background; }
+    Controls:focus > .controls--current { background: $block-cursor-background; color: $block-cursor-foreground; }
+    Controls > .controls--error { color: $text-error; }
+    """
+    COMPONENT_CLASSES = {
+        "controls--label",
+        "controls--input",
+        "controls--placeholder",
+        "controls--invalid",
+        "controls--hint",
+        "controls--current",
+        "controls--error",
+    }
 
     @dataclass
     class RequestChanged(Message):
@@ -59,91 +106,237 @@ class Controls(VerticalScroll):
     def __init__(self, request: PlanRequest, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.request = request
+        self._texts = _request_texts(request)
         self._errors: dict[str, str] = {}
+        self.extra_error: str | None = None  # e.g. the planner's refusal, shown with the form's own errors
+        self.current = "ranks"
+        self._caret = len(self._texts["ranks"])
+        self._lines: list[tuple[str, str | None, str]] | None = None  # (kind, field, text)
 
-    def compose(self) -> ComposeResult:
-        r = self.request
-        yield self._row("ranks", Input(str(r.ranks), id="ctl-ranks", compact=True, type="integer"))
-        yield self._row(
-            "threads",
-            Input("auto" if r.threads is None else str(r.threads), id="ctl-threads", compact=True),
-        )
-        for name, options in CHOICES.items():
-            yield self._row(
-                name,
-                Select(
-                    [(o, o) for o in options],
-                    value=getattr(r, name),
-                    allow_blank=False,
-                    compact=True,
-                    id=f"ctl-{name}",
-                ),
-            )
-        yield self._row("reserve", Input(r.reserve.to_list(), placeholder="e.g. 0-1", id="ctl-reserve", compact=True))
-        yield Static("", id="err-reserve", classes="ctl-error")
-        yield self._row(
-            "cpus",
-            Input(r.cpus or "", placeholder="0-31|32-63", id="ctl-cpus", compact=True),
-            classes="only-manual",
-        )
-        vv = dict(r.vllm_vars)
-        for var in VLLM_VARS:
-            yield Label(var, classes="only-vllm vllm-name")
-            yield Input(vv.get(var, ""), placeholder="(unset)", id=f"ctl-{var}", compact=True, classes="only-vllm")
-        yield Static("", id="err-form", classes="ctl-error")
+    # -- geometry --------------------------------------------------------------------------------
+    def fields(self) -> list[str]:
+        """The fields shown for the current strategy, in order."""
+        out = ["ranks", "threads", *CHOICES, "reserve"]
+        if self.request.strategy == "manual":
+            out.append("cpus")
+        if self.request.strategy == "vllm":
+            out += VLLM_VARS
+        return out
 
-    def _row(self, name: str, widget, classes: str = "") -> Horizontal:
-        return Horizontal(Label(LABELS[name], classes="ctl-label"), widget, classes=f"ctl-row {classes}".strip())
+    def _layout(self) -> list[tuple[str, str | None, str]]:
+        if self._lines is None:
+            width = max(self.scrollable_content_region.width, 12)
+            lines: list[tuple[str, str | None, str]] = []
+            for f in self.fields():
+                if f in VLLM_VARS:
+                    lines.append(("name", None, f))
+                lines.append(("field", f, ""))
+                if f == "reserve" and "reserve" in self._errors:
+                    lines += [("error", None, t) for t in _wrap(self._errors["reserve"], width)]
+            msgs = [m for k, m in self._errors.items() if k != "reserve"]
+            if self.extra_error:
+                msgs.append(self.extra_error)
+            for m in msgs:
+                lines += [("error", None, t) for t in _wrap(m, width)]
+            self._lines = lines
+            self.virtual_size = Size(width, len(lines))
+        return self._lines
 
-    def on_mount(self) -> None:
-        self._show_mode(self.request.strategy)
+    def _changed(self) -> None:
+        self._lines = None
+        self._layout()
+        self.refresh(layout=True)
 
-    def _show_mode(self, strategy: str) -> None:
-        self.set_class(strategy == "manual", "-manual")
-        self.set_class(strategy == "vllm", "-vllm")
+    def on_resize(self) -> None:
+        self._changed()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.refresh()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        lines = self._layout()
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if index >= len(lines):
+            return Strip.blank(width, self.rich_style)
+        kind, field_name, text = lines[index]
+        cs = self.get_component_rich_style
+        if kind == "name":
+            return Strip([Segment(text[:width], cs("controls--hint"))]).extend_cell_length(width, self.rich_style)
+        if kind == "error":
+            return Strip([Segment(text, cs("controls--error"))]).extend_cell_length(width, self.rich_style)
+        assert field_name is not None
+        vw = width - LABEL_WIDTH
+        label = LABELS.get(field_name, "")
+        segs = [Segment((label if field_name not in VLLM_VARS else "").ljust(LABEL_WIDTH), cs("controls--label"))]
+        current = field_name == self.current
+        if field_name in CHOICES:
+            value = getattr(self.request, field_name)
+            style = cs("controls--current") if current else self.rich_style
+            segs.append(Segment(value[: vw - 2].ljust(vw - 2), style))
+            segs.append(Segment("◂▸", cs("controls--hint") + (style if current else Style())))
+        else:
+            value = self._texts[field_name]
+            if field_name in self._errors:
+                style = cs("controls--invalid")
+            elif current:
+                style = cs("controls--current")
+            else:
+                style = cs("controls--input")
+            if not value and not (current and self.has_focus):
+                segs.append(Segment(PLACEHOLDERS.get(field_name, "")[:vw].ljust(vw), cs("controls--placeholder")))
+            elif current and self.has_focus:
+                caret = min(self._caret, len(value))
+                start = max(0, caret - vw + 1)  # keep the caret visible in long lists
+                shown = value[start : start + vw]
+                c = caret - start
+                segs.append(Segment(shown[:c], style))
+                segs.append(Segment(shown[c : c + 1] or " ", style + Style(reverse=True)))
+                segs.append(Segment(shown[c + 1 :].ljust(vw - c - 1), style))
+            else:
+                shown = value if len(value) <= vw else value[: vw - 1] + "…"
+                segs.append(Segment(shown.ljust(vw), style))
+        return Strip(segs).crop_extend(0, width, self.rich_style)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- keys and mouse --------------------------------------------------------------------------
+    def select_field(self, name: str) -> None:
+        if name in self.fields():
+            self.current = name
+            self._caret = len(self._texts.get(name, ""))
+            self._scroll_to_current()
+            self.refresh()
+
+    def _scroll_to_current(self) -> None:
+        for i, (kind, f, _) in enumerate(self._layout()):
+            if kind == "field" and f == self.current:
+                self.scroll_to_region(Region(0, i, 1, 1), animate=False)
+                return
+
+    def _move(self, delta: int) -> None:
+        fs = self.fields()
+        i = fs.index(self.current) if self.current in fs else 0
+        self.select_field(fs[min(max(i + delta, 0), len(fs) - 1)])
+
+    def _cycle(self, name: str, delta: int) -> None:
+        options = CHOICES[name]
+        cur = getattr(self.request, name)
+        i = options.index(cur) if cur in options else 0
+        self._emit(dataclasses.replace(self.request, **{name: options[(i + delta) % len(options)]}))
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self._handle_key(event.key, event.character if event.is_printable else None):
+            event.stop()
+            event.prevent_default()
+
+    def _handle_key(self, key: str, char: str | None) -> bool:
+        name = self.current if self.current in self.fields() else "ranks"
+        if key == "up":
+            self._move(-1)
+        elif key == "down":
+            self._move(1)
+        elif name in CHOICES:
+            if key == "left":
+                self._cycle(name, -1)
+            elif key in ("right", "space", "enter"):
+                self._cycle(name, 1)
+            else:
+                return False
+        else:
+            text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
+            if char is not None and key != "tab":
+                self.edit(name, text[:caret] + char + text[caret:], caret + len(char))
+            elif key == "backspace" and caret > 0:
+                self.edit(name, text[: caret - 1] + text[caret:], caret - 1)
+            elif key == "delete" and caret < len(text):
+                self.edit(name, text[:caret] + text[caret + 1 :], caret)
+            elif key in ("left", "right", "home", "end"):
+                self._caret = {"left": max(caret - 1, 0), "right": min(caret + 1, len(text)), "home": 0}.get(
+                    key, len(text)
+                )
+                self.refresh()
+            elif key in ("backspace", "delete", "enter"):
+                pass  # nothing to delete / already applied while typing
+            else:
+                return False
+        return True
+
+    def _on_paste(self, event: events.Paste) -> None:
+        name = self.current
+        if name in TEXT_FIELDS and event.text:
+            piece = event.text.splitlines()[0] if event.text.splitlines() else ""
+            text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
+            self.edit(name, text[:caret] + piece + text[caret:], caret + len(piece))
+            event.stop()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        index = self.scroll_offset.y + offset.y
+        lines = self._layout()
+        if not 0 <= index < len(lines):
+            return
+        kind, name, _ = lines[index]
+        if kind == "name" and index + 1 < len(lines):
+            kind, name, _ = lines[index + 1]
+        if kind != "field" or name is None:
+            return
+        self.focus()
+        if name in CHOICES and name == self.current and offset.x >= LABEL_WIDTH:
+            self._cycle(name, 1)
+        self.select_field(name)
+        if name in TEXT_FIELDS and offset.x >= LABEL_WIDTH:
+            self._caret = min(offset.x - LABEL_WIDTH, len(self._texts[name]))
 
     # -- app -> form -----------------------------------------------------------------------------
     def show_request(self, request: PlanRequest) -> None:
         """Reflect a request (from keys, mouse or a loaded config) without echoing change messages back."""
         self.request = request
-        with self.prevent(Input.Changed, Select.Changed):
-            self._set_input("ctl-ranks", str(request.ranks), "ranks")
-            self._set_input("ctl-threads", "auto" if request.threads is None else str(request.threads), "threads")
-            for name in CHOICES:
-                sel = self.query_one(f"#ctl-{name}", Select)
-                if sel.value != getattr(request, name):
-                    sel.value = getattr(request, name)
-            self._set_input("ctl-reserve", request.reserve.to_list(), "reserve")
-            self._set_input("ctl-cpus", request.cpus or "", "cpus")
-            vv = dict(request.vllm_vars)
-            for var in VLLM_VARS:
-                self._set_input(f"ctl-{var}", vv.get(var, ""), var)
-        self._show_mode(request.strategy)
+        for name, text in _request_texts(request).items():
+            if name not in self._errors and self._texts[name] != text:
+                self._texts[name] = text  # keep what the user is typing while it is invalid
+                if name == self.current:
+                    self._caret = len(text)
+        if self.current not in self.fields():
+            self.current = "reserve"
+        self._changed()
 
-    def _set_input(self, wid: str, text: str, field_name: str) -> None:
-        inp = self.query_one(f"#{wid}", Input)
-        if field_name in self._errors:
-            return  # keep what the user is typing while it is invalid
-        if inp.value != text:
-            inp.value = text
+    def set_extra_error(self, message: str | None) -> None:
+        if message != self.extra_error:
+            self.extra_error = message
+            self._changed()
+
+    def text(self, name: str) -> str:
+        """What the field shows (text fields: what was typed; choices: the request's value)."""
+        return getattr(self.request, name) if name in CHOICES else self._texts[name]
+
+    def is_invalid(self, name: str) -> bool:
+        return name in self._errors
+
+    def error_lines(self) -> list[str]:
+        return [t for kind, _, t in self._layout() if kind == "error"]
 
     # -- form -> app -----------------------------------------------------------------------------
-    def on_select_changed(self, event: Select.Changed) -> None:
-        event.stop()
-        name = (event.select.id or "").removeprefix("ctl-")
-        if name in CHOICES and event.value != getattr(self.request, name):
-            self._emit(dataclasses.replace(self.request, **{name: event.value}))
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        wid = (event.input.id or "").removeprefix("ctl-")
-        value = event.value.strip()
+    def edit(self, name: str, value: str, caret: int | None = None) -> None:
+        """Set a text field as if typed: validated at once, a valid change is sent as a new request."""
+        self._texts[name] = value
+        self._caret = len(value) if caret is None else caret
         try:
-            kw = self._parse(wid, value)
+            kw = self._parse(name, value.strip())
         except OmpvizError as e:
-            self._set_error(wid, event.input, str(e))
+            self._errors[name] = str(e)
+            self._changed()
             return
-        self._set_error(wid, event.input, None)
+        self._errors.pop(name, None)
+        self._changed()
         new = dataclasses.replace(self.request, **kw)
         if new != self.request:
             self._emit(new)
@@ -183,25 +376,18 @@ class Controls(VerticalScroll):
             return {"vllm_vars": tuple((k, vv[k]) for k in VLLM_VARS if k in vv)}
         return {}
 
-    def _set_error(self, wid: str, inp: Input, message: str | None) -> None:
-        inp.set_class(message is not None, "-invalid")
-        if message is None:
-            self._errors.pop(wid, None)
-        else:
-            self._errors[wid] = message
-        target = self.query_one("#err-reserve" if wid == "reserve" else "#err-form", Static)
-        relevant = [m for k, m in self._errors.items() if (k == "reserve") == (wid == "reserve")]
-        target.update("\n".join(relevant))
-        target.set_class(bool(relevant), "-shown")
-
     @property
     def errors(self) -> dict[str, str]:
         return dict(self._errors)
 
     def _emit(self, request: PlanRequest) -> None:
         self.request = request
-        self._show_mode(request.strategy)
+        self._changed()
         self.post_message(self.RequestChanged(request))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width) or [""]
 
 
 def _empty_or(value: str) -> CpuSet:

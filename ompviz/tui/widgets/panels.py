@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable, OptionList
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ompviz.cpuset import CpuSet
@@ -77,70 +84,240 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-class WorkerTable(DataTable):
-    """One row per worker: rank, CPUs, OMP_PLACES, OMP_PROC_BIND, OMP_NUM_THREADS."""
+Cell = tuple[str, Style | None]  # (text, style over the row's style)
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_column("Rank", key="rank")
-        self.add_column("CPUs", key="cpus")
-        self.add_column("OMP_NUM_THREADS", key="num")
-        self.add_column("OMP_PROC_BIND", key="bind")
-        self.add_column("OMP_PLACES", key="places")
 
-    def show_plan(self, plan: Plan | None) -> None:
-        keep = self.cursor_row
-        self.clear()
-        if plan is None:
+class LineTable(ScrollView, can_focus=True):
+    """A small read-only table drawn with the line API: one cached Strip per row, a fixed header line.
+
+    Replaces DataTable here because a DataTable renders every cell through Rich on each repaint (a fifth of the
+    explorer's start-up) and rebuilds all rows on every plan. ``set_rows`` drops only the strips of rows whose
+    content changed, and only visible rows are ever drawn.
+    """
+
+    DEFAULT_CSS = """
+    LineTable { background: $surface; color: $foreground; }
+    LineTable:focus { background-tint: $foreground 5%; }
+    LineTable > .linetable--header { text-style: bold; background: $panel; color: $foreground; }
+    LineTable > .linetable--even-row { background: $surface-lighten-1 50%; }
+    LineTable:dark > .linetable--even-row { background: $surface-darken-1 40%; }
+    LineTable > .linetable--cursor {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    LineTable:focus > .linetable--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    """
+    COMPONENT_CLASSES = {"linetable--header", "linetable--even-row", "linetable--cursor"}
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "move(-10)", "Page up", show=False),
+        Binding("pagedown", "move(10)", "Page down", show=False),
+        Binding("home", "move(-1000000000)", "First", show=False),
+        Binding("end", "move(1000000000)", "Last", show=False),
+    ]
+
+    @dataclass
+    class RowHighlighted(Message):
+        table: LineTable
+        key: str | None
+
+    show_cursor = True
+    MAX_WIDTHS: tuple[int, ...] = ()  # per column; longer text is clipped with an ellipsis
+
+    def __init__(self, headers: tuple[str, ...], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._headers = headers
+        self._rows: list[tuple[Cell, ...]] = []
+        self._keys: list[str] = []
+        self._widths = [len(h) for h in headers]
+        self._strips: dict[int, Strip] = {}  # row index -> strip (header is -1)
+        self.cursor_row = 0
+
+    # -- data ------------------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    def row_plain(self, index: int) -> tuple[str, ...]:
+        return tuple(text for text, _ in self._rows[index])
+
+    def set_rows(self, rows: list[tuple[Cell, ...]], keys: list[str] | None = None) -> None:
+        """Show ``rows``; only rows that differ from what is shown are re-rendered."""
+        widths = [len(h) for h in self._headers]
+        for row in rows:
+            for i, (text, _) in enumerate(row):
+                if len(text) > widths[i]:
+                    widths[i] = len(text)
+        for i, m in enumerate(self.MAX_WIDTHS):
+            widths[i] = min(widths[i], m)
+        if widths != self._widths:
+            self._widths = widths
+            self._strips.clear()
+        else:
+            old = self._rows
+            for i, row in enumerate(rows):
+                if i >= len(old) or old[i] != row:
+                    self._strips.pop(i, None)
+            for i in range(len(rows), len(old)):
+                self._strips.pop(i, None)
+        self._rows = rows
+        self._keys = keys if keys is not None else [str(i) for i in range(len(rows))]
+        self.cursor_row = min(self.cursor_row, max(len(rows) - 1, 0))
+        self.virtual_size = Size(sum(widths) + 2 * len(widths), len(rows) + 1)
+        self.refresh()
+
+    def move_cursor(self, row: int) -> None:
+        row = min(max(row, 0), max(len(self._rows) - 1, 0))
+        if row != self.cursor_row:
+            self._strips.pop(self.cursor_row, None)
+            self._strips.pop(row, None)
+            self.cursor_row = row
+            self.refresh()
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(self.scrollable_content_region.height - 1, 1)
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def action_move(self, delta: int) -> None:
+        if not self.show_cursor or not self._rows:
+            self.scroll_to(y=self.scroll_offset.y + delta, animate=False)
             return
-        for w in plan.workers:
+        before = self.cursor_row
+        self.move_cursor(self.cursor_row + delta)
+        if self.cursor_row != before:
+            self.post_message(self.RowHighlighted(self, self._keys[self.cursor_row]))
+
+    def on_click(self, event) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1 or not self.show_cursor:
+            return
+        row = self.scroll_offset.y + offset.y - 1
+        if 0 <= row < len(self._rows) and row != self.cursor_row:
+            self.move_cursor(row)
+            self.post_message(self.RowHighlighted(self, self._keys[row]))
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # theme or focus changed the component styles the strips were built with
+
+    def on_focus(self) -> None:
+        self._strips.pop(self.cursor_row, None)
+
+    def on_blur(self) -> None:
+        self._strips.pop(self.cursor_row, None)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = -1 if y == 0 else scroll_y + y - 1
+        strip = self._strips.get(index)
+        if strip is None:
+            if index >= len(self._rows):
+                return Strip.blank(self.size.width, self.rich_style)
+            strip = self._strips[index] = self._render_row(index)
+        return strip.crop_extend(scroll_x, scroll_x + self.scrollable_content_region.width, self.rich_style)
+
+    def _render_row(self, index: int) -> Strip:
+        cs = self.get_component_rich_style
+        if index < 0:
+            base = cs("linetable--header")
+            cells: tuple[Cell, ...] = tuple((h, None) for h in self._headers)
+        else:
+            cells = self._rows[index]
+            if self.show_cursor and index == self.cursor_row:
+                base = cs("linetable--cursor")
+            elif index % 2:
+                base = cs("linetable--even-row")
+            else:
+                base = self.rich_style
+        segments = []
+        for (text, style), w in zip(cells, self._widths, strict=True):
+            if len(text) > w:
+                text = text[: w - 1] + "…"
+            segments.append(Segment(" " + text.ljust(w) + " ", base + style if style else base))
+        return Strip(segments, sum(self._widths) + 2 * len(self._widths))
+
+
+class WorkerTable(LineTable):
+    """One row per worker: rank, CPUs, OMP_NUM_THREADS, OMP_PROC_BIND, OMP_PLACES."""
+
+    MAX_WIDTHS = (6, 32, 15, 13, 48)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(("Rank", "CPUs", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES"), id=id)
+        self._plan: Plan | None = None
+
+    def show_plan(self, plan: Plan | None, selected_rank: int | None = None) -> None:
+        if plan is self._plan:
+            return
+        self._plan = plan
+        rows, keys = [], []
+        for w in plan.workers if plan is not None else ():
             env = w.env_dict
-            self.add_row(
-                Text(f" {w.rank} ", rank_style(w.rank)),
-                _clip(w.cpus.to_list(), 32),
-                env.get("OMP_NUM_THREADS", "(unset)"),
-                env.get("OMP_PROC_BIND", "(unset)"),
-                _clip(env.get("OMP_PLACES", "(unset)"), 48),
-                key=str(w.rank),
+            places = env.get("OMP_PLACES", "(unset)")
+            rows.append(
+                (
+                    (f" {w.rank} ", rank_style(w.rank)),
+                    (_clip(w.cpus.to_list(), 32), None),
+                    (env.get("OMP_NUM_THREADS", "(unset)"), None),
+                    (env.get("OMP_PROC_BIND", "(unset)"), None),
+                    (places[:49], None),  # clipped to the column; the full text is in the sidebar and export
+                )
             )
-        if plan.workers:
-            self.move_cursor(row=min(max(keep, 0), len(plan.workers) - 1), animate=False)
+            keys.append(str(w.rank))
+        self.set_rows(rows, keys)
+        if selected_rank is not None and str(selected_rank) in keys:
+            self.move_cursor(keys.index(str(selected_rank)))
 
 
-class ThreadTable(DataTable):
+class ThreadTable(LineTable):
     """The selected worker's threads under libgomp and LLVM side by side; rows that differ are highlighted."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "none"
-        self.zebra_stripes = True
-        self.add_column("thr", key="t")
-        self.add_column("libgomp: place → CPUs", key="gnu")
-        self.add_column("LLVM libomp: place → CPUs", key="llvm")
+    show_cursor = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(("thr", "libgomp: place → CPUs", "LLVM libomp: place → CPUs"), id=id)
+        self._shown: tuple | None = None
 
     def show_worker(self, worker: Worker | None, runtime: str) -> int:
         """Returns the number of threads placed differently by the two runtimes."""
-        self.clear()
+        if self._shown is not None and self._shown[0] is worker and self._shown[1] == runtime:
+            return self._shown[2]
+        diff = 0
+        rows = []
         if worker is None:
             self.border_title = "Threads"
-            return 0
-        diff = 0
-        n = max(len(worker.gnu), len(worker.llvm))
-        for i in range(n):
-            g = worker.gnu[i] if i < len(worker.gnu) else None
-            ll = worker.llvm[i] if i < len(worker.llvm) else None
-            differs = (g is None) != (ll is None) or (g is not None and ll is not None and g.cpus != ll.cpus)
-            diff += differs
-            self.add_row(
-                Text(str(i)),
-                Text(_placement(g), style="bold red" if differs else ""),
-                Text(_placement(ll), style="bold red" if differs else ""),
+            self.border_subtitle = ""
+        else:
+            n = max(len(worker.gnu), len(worker.llvm))
+            red = Style(bold=True, color="red")
+            for i in range(n):
+                g = worker.gnu[i] if i < len(worker.gnu) else None
+                ll = worker.llvm[i] if i < len(worker.llvm) else None
+                differs = (g is None) != (ll is None) or (g is not None and ll is not None and g.cpus != ll.cpus)
+                diff += differs
+                style = red if differs else None
+                rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
+            first = "libgomp" if runtime == "gnu" else "LLVM"
+            self.border_title = f"Rank {worker.rank}: {n} threads"
+            self.border_subtitle = (
+                f"{diff} thread(s) differ between runtimes"
+                if diff
+                else f"same placement in both runtimes ({first} shown)"
             )
-        first = "libgomp" if runtime == "gnu" else "LLVM"
-        self.border_title = f"Rank {worker.rank}: {n} threads"
-        self.border_subtitle = (
-            f"{diff} thread(s) differ between runtimes" if diff else f"same placement in both runtimes ({first} shown)"
-        )
+        self._shown = (worker, runtime, diff)
+        self.set_rows(rows)
         return diff
 
 
@@ -161,6 +338,14 @@ class WarningList(OptionList):
     @dataclass
     class Selected(Message):
         warning: PlanWarning | None
+
+    def __init__(self, plan: Plan | None = None, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._initial = plan
+        self._warnings: tuple[PlanWarning, ...] = ()
+
+    def on_mount(self) -> None:
+        self.show_plan(self._initial)
 
     def show_plan(self, plan: Plan | None) -> None:
         self._warnings: tuple[PlanWarning, ...] = plan.warnings if plan is not None else ()
@@ -192,6 +377,164 @@ class WarningList(OptionList):
         pass
 
 
+class TabBar(Widget, can_focus=True):
+    """The panel tabs as one line-drawn widget (label line + underline); click or left/right switch tabs."""
+
+    DEFAULT_CSS = """
+    TabBar { height: 2; width: 1fr; }
+    TabBar > .tabbar--tab { color: $foreground 50%; }
+    TabBar > .tabbar--active { color: $foreground; text-style: bold; }
+    TabBar:focus > .tabbar--active { background: $block-cursor-background; color: $block-cursor-foreground; }
+    TabBar > .tabbar--bar { color: $foreground 10%; }
+    TabBar > .tabbar--bar-active { color: $block-cursor-background; }
+    """
+    COMPONENT_CLASSES = {"tabbar--tab", "tabbar--active", "tabbar--bar", "tabbar--bar-active"}
+    BINDINGS = [
+        Binding("left", "step(-1)", "Previous tab", show=False),
+        Binding("right", "step(1)", "Next tab", show=False),
+    ]
+
+    @dataclass
+    class Activated(Message):
+        tab: str
+
+    def __init__(self, tabs: dict[str, str], active: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.labels = dict(tabs)  # pane id -> label
+        self.active = active
+
+    def set_label(self, tab: str, label: str) -> None:
+        if self.labels.get(tab) != label:
+            self.labels[tab] = label
+            self.refresh()
+
+    def set_active(self, tab: str) -> None:
+        if tab != self.active:
+            self.active = tab
+            self.refresh()
+
+    def _spans(self) -> list[tuple[str, int, int]]:
+        out, x = [], 0
+        for tab, label in self.labels.items():
+            w = len(label) + 2
+            out.append((tab, x, x + w))
+            x += w + 1
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        cs = self.get_component_rich_style
+        base = self.rich_style
+        segments: list[Segment] = []
+        x = 0
+        for tab, x0, x1 in self._spans():
+            if x0 > x:
+                segments.append(Segment(" " * (x0 - x), base if y == 0 else cs("tabbar--bar")))
+            active = tab == self.active
+            if y == 0:
+                segments.append(Segment(f" {self.labels[tab]} ", cs("tabbar--active" if active else "tabbar--tab")))
+            else:
+                segments.append(Segment("━" * (x1 - x0), cs("tabbar--bar-active" if active else "tabbar--bar")))
+            x = x1
+        width = self.size.width
+        if x < width:
+            segments.append(Segment((" " if y == 0 else "━") * (width - x), base if y == 0 else cs("tabbar--bar")))
+        return Strip(segments).crop(0, width)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.refresh()
+
+    def on_click(self, event) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for tab, x0, x1 in self._spans():
+            if x0 <= offset.x < x1:
+                self.post_message(self.Activated(tab))
+
+    def action_step(self, delta: int) -> None:
+        tabs = list(self.labels)
+        i = tabs.index(self.active) if self.active in tabs else 0
+        self.post_message(self.Activated(tabs[(i + delta) % len(tabs)]))
+
+
+class KeyBar(Widget):
+    """The footer as ONE widget: the screen's shown bindings as `key description`, the palette key on the right.
+
+    Textual's Footer is one widget per key and recomposes on every focus change; this draws a line instead.
+    Clicking a key presses it.
+    """
+
+    DEFAULT_CSS = """
+    KeyBar { dock: bottom; height: 1; background: $footer-background; color: $footer-foreground; }
+    KeyBar > .keybar--key { color: $footer-key-foreground; background: $footer-key-background; text-style: bold; }
+    KeyBar > .keybar--description { color: $footer-description-foreground; background: $footer-description-background; }
+    KeyBar > .keybar--separator { color: $foreground 20%; }
+    """
+    COMPONENT_CLASSES = {"keybar--key", "keybar--description", "keybar--separator"}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._spans: list[tuple[int, int, str]] = []  # x0, x1, key
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.refresh())
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _items(self) -> tuple[list[tuple[str, str, str, bool]], tuple[str, str, str, bool] | None]:
+        app = self.app
+        seen: set[str] = set()
+        items, palette = [], None
+        for _node, binding, enabled, _tip in self.screen.active_bindings.values():
+            if binding.action == "app.command_palette" or binding.key == app.COMMAND_PALETTE_BINDING:
+                if app.ENABLE_COMMAND_PALETTE:
+                    palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
+                continue
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            items.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+        return items, palette
+
+    def render_line(self, y: int) -> Strip:
+        cs = self.get_component_rich_style
+        key_style, desc_style = cs("keybar--key"), cs("keybar--description")
+        dim = Style(dim=True)
+        items, palette = self._items()
+        segments: list[Segment] = []
+        spans: list[tuple[int, int, str]] = []
+        x = 0
+        for key, shown, desc, enabled in items:
+            text_key, text_desc = f" {shown} ", f"{desc} "
+            k, d = (key_style, desc_style) if enabled else (key_style + dim, desc_style + dim)
+            segments += [Segment(text_key, k), Segment(text_desc, d)]
+            spans.append((x, x + len(text_key) + len(text_desc), key))
+            x += len(text_key) + len(text_desc)
+        width = self.size.width
+        tail: list[Segment] = []
+        if palette is not None:
+            key, shown, desc, _ = palette
+            tail = [Segment("▕", cs("keybar--separator")), Segment(shown, key_style), Segment(f" {desc} ", desc_style)]
+            tail_w = sum(len(s.text) for s in tail)
+            if x + tail_w <= width:
+                segments.append(Segment(" " * (width - x - tail_w), self.rich_style))
+                spans.append((width - tail_w, width, key))
+                segments += tail
+        self._spans = spans
+        return Strip(segments).crop_extend(0, width, self.rich_style)
+
+    def on_click(self, event) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        for x0, x1, key in self._spans:
+            if x0 <= offset.x < x1:
+                self.app.simulate_key(key)
+                return
+
+
 def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:
     t = Text()
     if plan is None:
@@ -205,13 +548,14 @@ def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:
     return t
 
 
-def pu_info_text(topo: Topology, plan: Plan | None, cpus: CpuSet, pu: int | None) -> Text:
-    """Details of the hovered cell: one PU, or a folded group of PUs."""
+def pu_info_text(topo: Topology, plan: Plan | None, cpus: CpuSet, pu: int | None, owners: dict | None = None) -> Text:
+    """Details of the hovered cell: one PU, or a folded group of PUs. ``owners``: the plan's owner_map()."""
     t = Text()
     if not cpus:
         t.append("Hover a PU for details; click it to toggle reserved.", "dim")
         return t
-    owners = plan.owner_map() if plan is not None else {}
+    if owners is None:
+        owners = plan.owner_map() if plan is not None else {}
     if pu is not None and topo.has_pu(pu):
         p = topo.pu(pu)
         t.append(f"PU P#{p.os_index}", "bold")
@@ -260,8 +604,19 @@ def pu_info_text(topo: Topology, plan: Plan | None, cpus: CpuSet, pu: int | None
     return t
 
 
+ENV_VALUE_LIMIT = 4000  # characters of one variable shown in the sidebar; export has the whole text
+
+
+def _env_value(value: str) -> str:
+    # 4,096-PU plans have OMP_PLACES/GOMP_CPU_AFFINITY of tens of kB: wrapping them all on every change would cost
+    # more than the plan. Say plainly that the rest is cut.
+    if len(value) <= ENV_VALUE_LIMIT:
+        return value
+    return value[:ENV_VALUE_LIMIT] + f"… (+{len(value) - ENV_VALUE_LIMIT:,} more characters: export shows all)"
+
+
 def worker_env_text(worker: Worker | None, error: str | None = None) -> Text:
-    """The selected worker's full environment (OMP_PLACES unabridged) and its equivalents."""
+    """The selected worker's environment (each value up to ENV_VALUE_LIMIT characters) and its equivalents."""
     t = Text()
     if error:
         t.append(error + "\n\n", "bold red")
@@ -274,8 +629,8 @@ def worker_env_text(worker: Worker | None, error: str | None = None) -> Text:
         t.append("no OpenMP variables (not bound)\n", "italic")
     for k, v in worker.env:
         t.append(k, "bold")
-        t.append(f"={v}\n")
+        t.append(f"={_env_value(v)}\n")
     for k, v in worker.alt_env:
         t.append(k, "dim bold")
-        t.append(f"={v}\n", "dim")
+        t.append(f"={_env_value(v)}\n", "dim")
     return t
