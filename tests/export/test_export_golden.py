@@ -121,22 +121,41 @@ PLANS = {
 }
 
 EXPORT_FORMATS = [f for f in FORMATS if f not in ("text", "json")]
-# vllm's text embeds the planner's vLLM emulation verdict: tested in test_export_vllm.py instead of a golden.
-GOLDEN_FORMATS = [f for f in EXPORT_FORMATS if f != "vllm"]
+# vllm's text holds the verdict of the planner's vLLM emulation: its goldens were read against vLLM's rules by
+# hand (test_vllm_goldens_by_hand below), so a changed verdict shows up as a golden diff to review.
+GOLDEN_FORMATS = EXPORT_FORMATS
+
+# Plans vLLM reproduces (ranks listed in the order vLLM hands out its places), for the vllm goldens only: the
+# three plans above all come out in NUMA/id order, which vLLM reverses (see test_vllm_goldens_by_hand).
+VLLM_PLANS = {
+    "small": {"vllm-order": (["4-7", "0-3"], "threads", None, (), None)},
+    "zen4": {"vllm-order": (["96-191", "0-95"], "threads", None, (), None)},
+    "kunpeng": {"vllm-order": (["96-127", "64-95", "32-63", "0-31"], "threads", 24, (), None)},
+}
 
 
 def build(machine: str, name: str) -> tuple[Topology, Plan, list[str] | None]:
     topo = MACHINES[machine]()
-    lists, places, threads, warns, command = PLANS[machine][name]
+    lists, places, threads, warns, command = {**PLANS[machine], **VLLM_PLANS[machine]}[name]
     return topo, hand_plan(topo, lists, places=places, threads=threads, warnings=warns), command
 
 
-CASES = [(m, p, f) for m in PLANS for p in PLANS[m] for f in GOLDEN_FORMATS] + [
-    ("small", p, "json") for p in PLANS["small"]
-]
+CASES = (
+    [(m, p, f) for m in PLANS for p in PLANS[m] for f in GOLDEN_FORMATS]
+    + [(m, p, "json") for m in PLANS for p in PLANS[m]]
+    + [(m, p, "vllm") for m in VLLM_PLANS for p in VLLM_PLANS[m]]
+)
+
+
+def portable(text: str) -> str:
+    """Goldens name the recorded machines relative to the repo, wherever the checkout (and ../shared) lives."""
+    from conftest import SHARED_TOPOLOGIES
+
+    return text.replace(str(SHARED_TOPOLOGIES), "../shared/topologies")
 
 
 def _check_golden(path: Path, text: str) -> None:
+    text = portable(text)
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -251,3 +270,73 @@ def test_kunpeng_by_hand():
     assert "likwid-pin -q -c 64-71 " in render("likwid", plan, topo, command=command)
     topo, plan, command = build("kunpeng", "one-cpu")
     assert "map_cpu:0,32,64,96" in render("slurm", plan, topo, command=command)
+
+
+def _vllm_verdict(text: str) -> tuple[str, dict[int, str], str, str]:
+    """(CHECKED|WARNING, {rank: CPUs vLLM would bind instead}, BIND value, RESERVED value) of a vllm export."""
+    verdict = "CHECKED" if "# CHECKED:" in text else "WARNING" if "# WARNING: vLLM will NOT" in text else "?"
+    wrong = {}
+    for ln in text.splitlines():
+        if ln.startswith("#   rank ") and "vLLM would bind" in ln:
+            wrong[int(ln.split()[2].rstrip(":"))] = ln.rsplit(" ", 1)[1]
+    bind = _line_with(text, "export VLLM_CPU_OMP_THREADS_BIND=").split("=", 1)[1].strip("'")
+    reserved = _line_with(text, "export VLLM_CPU_NUM_OF_RESERVED_CPU=").split("=", 1)[1]
+    return verdict, wrong, bind, reserved
+
+
+# What vLLM itself binds, reasoned from its rules (as ompviz/plan/vllm.py documents them): each '|' segment is split
+# per NUMA node keeping the lowest id of each core, places are sorted by "{len:04d}-{max:04d}" in REVERSE (largest
+# first, ties to the higher top CPU), worker i takes place i; OMP_NUM_THREADS = place size - reserved.
+VLLM_BY_HAND = {
+    # small box: NUMA 0 = cores 0-3 (PUs 0-3 + siblings 8-11), NUMA 1 = cores 4-7. Segment 0-3,8-11 -> {0-3}
+    # (siblings dropped), 4-7,12-15 -> {4-7}; equal sizes, top 7 > 3: worker 0 gets 4-7.
+    ("small", "packages"): ("WARNING", {0: "4-7", 1: "0-3"}, "0-3,8-11|4-7,12-15", "0"),
+    # four 2-CPU places; tops 1,3,5,7 -> reversed
+    ("small", "l3-smt-one"): ("WARNING", {0: "6-7", 1: "4-5", 2: "2-3", 3: "0-1"}, "0-1|2-3|4-5|6-7", "0"),
+    # one CPU each, tops 0,5,10 -> 10,5,0: rank 1 keeps 5, ranks 0 and 2 swap
+    ("small", "one-cpu"): ("WARNING", {0: "10", 2: "0"}, "0|5|10", "0"),
+    ("small", "vllm-order"): ("CHECKED", {}, "4-7|0-3", "0"),
+    # Zen4: one NUMA node; siblings N and N+192, so 0-95,192-287 -> {0-95} and 96-191,288-383 -> {96-191}
+    ("zen4", "packages"): ("WARNING", {0: "96-191", 1: "0-95"}, "0-95,192-287|96-191,288-383", "0"),
+    ("zen4", "l3-smt-one"): ("WARNING", {0: "24-31", 1: "16-23", 2: "8-15", 3: "0-7"}, "0-7|8-15|16-23|24-31", "0"),
+    ("zen4", "one-cpu"): ("WARNING", {0: "200", 2: "0"}, "0|8|200", "0"),  # 200 is 8's sibling, alone in its segment
+    ("zen4", "vllm-order"): ("CHECKED", {}, "96-191|0-95", "0"),
+    # Kunpeng: 4 NUMA nodes of 32 cores, no SMT
+    ("kunpeng", "numa"): ("WARNING", {0: "96-127", 1: "64-95", 2: "32-63", 3: "0-31"}, "0-31|32-63|64-95|96-127", "0"),
+    # 0-63 spans NUMA 0,1 -> two 32-CPU places, same for 64-127: places 96-127, 64-95, 32-63, 0-31; 2 workers take
+    # the first two. 8 planned threads of 32 -> reserved 24 makes vLLM start 8.
+    ("kunpeng", "packages-8t"): ("WARNING", {0: "96-127", 1: "64-95"}, "0-63|64-127", "24"),
+    ("kunpeng", "one-cpu"): ("WARNING", {0: "96", 1: "64", 2: "32", 3: "0"}, "0|32|64|96", "0"),
+    ("kunpeng", "vllm-order"): ("CHECKED", {}, "96-127|64-95|32-63|0-31", "8"),  # 24 threads of 32
+}
+
+
+@pytest.mark.parametrize(("machine", "plan_name"), list(VLLM_BY_HAND))
+def test_vllm_goldens_by_hand(machine, plan_name):
+    topo, plan, command = build(machine, plan_name)
+    assert _vllm_verdict(render("vllm", plan, topo, command=command)) == VLLM_BY_HAND[(machine, plan_name)]
+
+
+def test_json_goldens_by_hand():
+    import json
+
+    topo, plan, command = build("zen4", "one-cpu")
+    d = json.loads(render("json", plan, topo, command=command))
+    t = d["topology"]
+    assert (t["packages"], t["numa_nodes"], t["cores"], t["pus"], t["l3_caches"]) == (2, 1, 192, 384, 24)
+    pus = {p["os_index"]: p for p in t["snapshot"]["pus"]}
+    # from the XML: P#8 and P#200 are the two PUs of one core in package 0, second L3 (CCD); P#96 opens package 1
+    assert pus[8]["core_key"] == pus[200]["core_key"] and pus[8]["package"] == pus[200]["package"] == 0
+    assert pus[8]["l3_key"] == pus[200]["l3_key"] == 1 and pus[96]["package"] == 1
+    assert [w["env"]["OMP_PLACES"] for w in d["workers"]] == ["{0}", "{8}", "{200}"]
+    assert d["command"] == HOSTILE and d["request"]["cpus"] == "0|8|200"
+
+    topo, plan, command = build("kunpeng", "packages-8t")
+    d = json.loads(render("json", plan, topo, command=command))
+    t = d["topology"]
+    assert (t["packages"], t["numa_nodes"], t["cores"], t["pus"]) == (2, 4, 128, 128)
+    pus = {p["os_index"]: p for p in t["snapshot"]["pus"]}
+    assert [pus[c]["numa"] for c in (0, 31, 32, 64, 127)] == [0, 0, 1, 2, 3]
+    # 8 threads on the first 8 cores of each rank (places = cores, close)
+    assert [w["threads"][-1]["cpus"] for w in d["workers"]] == ["7", "71"]
+    assert d["command"] is None and d["request"]["threads"] == 8
