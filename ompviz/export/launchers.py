@@ -137,12 +137,13 @@ def to_openmpi(plan: Plan, topology: Topology, *, command: list[str] | None = No
             f"# ranks {','.join(map(str, overlap))} share CPUs with lower ranks: Open MPI 5 refuses overlapping "
             "rankfile bindings unless --bind-to :overload-allowed (its mpirun docs), so 5.x gets that option"
         )
+    # The mpirun check comes first: with another MPI's mpirun nothing is written or launched.
+    out.append(_OMPI_SELECT.format(rf=RANKFILE, overload=" --bind-to :overload-allowed" if overlap else ""))
     out.append(f"cat > {RANKFILE} <<'EOF'")
     for i, w in enumerate(workers):
         out.append(f"# rank {i}: OS CPUs {w.cpus.to_list()} = logical PUs L#{_logical(topology, w.cpus)}")
         out.append(f"rank {i}=localhost slot={_logical(topology, w.cpus)}")
     out.append("EOF")
-    out.append(_OMPI_SELECT.format(rf=RANKFILE, overload=" --bind-to :overload-allowed" if overlap else ""))
     sub = Plan(plan.request, plan.topology_summary, tuple(workers), plan.warnings, plan.explanation)
     shared, per_rank = common_env(sub)
     line = 'mpirun "${OMPI_MAP[@]}"'

@@ -215,7 +215,7 @@ def test_openmpi_script_refuses_another_mpirun(tmp_path):
     script = render("openmpi", hand_plan(topo, ["0", "1"], places="threads"), topo, command=["true"])
     r = _run(script, tmp_path, {**_clean_env(), "PATH": f"{fake_bin}:{os.environ['PATH']}"})
     assert r.returncode == 1 and "needs Open MPI's mpirun (4.x or 5.x)" in r.stderr
-    assert not marker.exists()
+    assert not marker.exists() and not (tmp_path / "ompviz.rankfile").exists()
 
 
 # -- likwid-pin: every OpenMP thread on the CPU the plan gives it -------------------------------------------------
