@@ -23,6 +23,7 @@ from ompviz.tui.widgets.panels import (
     KeyBar,
     LineTable,
     TabBar,
+    TextView,
     ThreadTable,
     WarningList,
     WorkerTable,
@@ -125,8 +126,7 @@ class OmpvizApp(App[None]):
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
                 yield Controls(self.request, id="controls")
-                with VerticalScroll(id="worker-env-scroll"):
-                    yield Static("", id="worker-env")
+                yield TextView(id="worker-env")
                 yield Static("", id="pu-info")
             with Vertical(id="main"):
                 yield Static("", id="legend")
@@ -226,7 +226,7 @@ class OmpvizApp(App[None]):
         plan = self.plan
         if reflect_controls:
             self.query_one(Controls).show_request(self.request)
-        self.query_one("#legend", Static).update(legend_text(plan))
+        self.query_one("#legend", Static).update(legend_text(plan), layout=False)  # fixed height: no relayout
         self.query_one(WorkerTable).show_plan(plan, self.selected_rank)
         n_warn = len(plan.warnings) if plan else 0
         errors = sum(1 for w in plan.warnings if w.severity == "error") if plan else 0
@@ -259,9 +259,9 @@ class OmpvizApp(App[None]):
     def _show_worker(self) -> None:
         worker = self._worker()
         self.query_one(ThreadTable).show_worker(worker, self.request.runtime)
-        self.query_one("#worker-env", Static).update(worker_env_text(worker, self.plan_error))
-        scroll = self.query_one("#worker-env-scroll")
-        scroll.border_title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
+        env = self.query_one("#worker-env", TextView)
+        env.update(worker_env_text(worker, self.plan_error))
+        env.border_title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
 
     def _update_map(self) -> None:
         plan = self.plan
@@ -294,7 +294,8 @@ class OmpvizApp(App[None]):
         self._show_pu(event.cpus, event.pu)
 
     def _show_pu(self, cpus: CpuSet, pu: int | None) -> None:
-        self.query_one("#pu-info", Static).update(pu_info_text(self.topology, self.plan, cpus, pu, self._owners))
+        info = pu_info_text(self.topology, self.plan, cpus, pu, self._owners)
+        self.query_one("#pu-info", Static).update(info, layout=False)  # fixed height: no relayout
 
     def on_line_table_row_highlighted(self, event: LineTable.RowHighlighted) -> None:
         if not isinstance(event.table, WorkerTable) or event.key is None:

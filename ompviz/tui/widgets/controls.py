@@ -30,6 +30,7 @@ from ompviz.plan.model import (
     STRATEGIES,
     PlanRequest,
 )
+from ompviz.tui.widgets.topomap import BaseStyleCache
 
 CHOICES = {
     "strategy": STRATEGIES,
@@ -70,7 +71,7 @@ def _request_texts(r: PlanRequest) -> dict[str, str]:
     return out
 
 
-class Controls(ScrollView, can_focus=True):
+class Controls(BaseStyleCache, ScrollView, can_focus=True):
     """The request form as ONE line-drawn widget (GUIDE §2: one widget, not one per field).
 
     Rows: text fields (ranks, threads, reserve, manual lists, vLLM variables) edited in place, and choice fields
@@ -143,9 +144,10 @@ class Controls(ScrollView, can_focus=True):
         return self._lines
 
     def _changed(self) -> None:
+        before = len(self._lines) if self._lines is not None else -1
         self._lines = None
-        self._layout()
-        self.refresh(layout=True)
+        # a relayout repaints the whole screen: only ask for one when the form grows or shrinks
+        self.refresh(layout=len(self._layout()) != before)
 
     def on_resize(self) -> None:
         self._changed()
@@ -160,13 +162,13 @@ class Controls(ScrollView, can_focus=True):
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         if index >= len(lines):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         kind, field_name, text = lines[index]
         cs = self.get_component_rich_style
         if kind == "name":
-            return Strip([Segment(text[:width], cs("controls--hint"))]).extend_cell_length(width, self.rich_style)
+            return Strip([Segment(text[:width], cs("controls--hint"))]).extend_cell_length(width, self.base_style)
         if kind == "error":
-            return Strip([Segment(text, cs("controls--error"))]).extend_cell_length(width, self.rich_style)
+            return Strip([Segment(text, cs("controls--error"))]).extend_cell_length(width, self.base_style)
         assert field_name is not None
         vw = width - LABEL_WIDTH
         label = LABELS.get(field_name, "")
@@ -174,7 +176,7 @@ class Controls(ScrollView, can_focus=True):
         current = field_name == self.current
         if field_name in CHOICES:
             value = getattr(self.request, field_name)
-            style = cs("controls--current") if current else self.rich_style
+            style = cs("controls--current") if current else self.base_style
             segs.append(Segment(value[: vw - 2].ljust(vw - 2), style))
             segs.append(Segment("◂▸", cs("controls--hint") + (style if current else Style())))
         else:
@@ -198,7 +200,7 @@ class Controls(ScrollView, can_focus=True):
             else:
                 shown = value if len(value) <= vw else value[: vw - 1] + "…"
                 segs.append(Segment(shown.ljust(vw), style))
-        return Strip(segs).crop_extend(0, width, self.rich_style)
+        return Strip(segs).crop_extend(0, width, self.base_style)
 
     def on_focus(self) -> None:
         self.refresh()

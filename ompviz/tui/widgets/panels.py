@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
-from ompviz.tui.widgets.topomap import MARKS, PALETTE, rank_style
+from ompviz.tui.widgets.topomap import MARKS, PALETTE, BaseStyleCache, rank_style
 
 SOURCE_NAMES = {
     "live": "live machine",
@@ -87,7 +87,7 @@ def _clip(text: str, n: int) -> str:
 Cell = tuple[str, Style | None]  # (text, style over the row's style)
 
 
-class LineTable(ScrollView, can_focus=True):
+class LineTable(BaseStyleCache, ScrollView, can_focus=True):
     """A small read-only table drawn with the line API: one cached Strip per row, a fixed header line.
 
     Replaces DataTable here because a DataTable renders every cell through Rich on each repaint (a fifth of the
@@ -224,9 +224,9 @@ class LineTable(ScrollView, can_focus=True):
         strip = self._strips.get(index)
         if strip is None:
             if index >= len(self._rows):
-                return Strip.blank(self.size.width, self.rich_style)
+                return Strip.blank(self.size.width, self.base_style)
             strip = self._strips[index] = self._render_row(index)
-        return strip.crop_extend(scroll_x, scroll_x + self.scrollable_content_region.width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + self.scrollable_content_region.width, self.base_style)
 
     def _render_row(self, index: int) -> Strip:
         cs = self.get_component_rich_style
@@ -240,7 +240,7 @@ class LineTable(ScrollView, can_focus=True):
             elif index % 2:
                 base = cs("linetable--even-row")
             else:
-                base = self.rich_style
+                base = self.base_style
         segments = []
         for (text, style), w in zip(cells, self._widths, strict=True):
             if len(text) > w:
@@ -377,7 +377,7 @@ class WarningList(OptionList):
         pass
 
 
-class TabBar(Widget, can_focus=True):
+class TabBar(BaseStyleCache, Widget, can_focus=True):
     """The panel tabs as one line-drawn widget (label line + underline); click or left/right switch tabs."""
 
     DEFAULT_CSS = """
@@ -423,7 +423,7 @@ class TabBar(Widget, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         cs = self.get_component_rich_style
-        base = self.rich_style
+        base = self.base_style
         segments: list[Segment] = []
         x = 0
         for tab, x0, x1 in self._spans():
@@ -458,7 +458,7 @@ class TabBar(Widget, can_focus=True):
         self.post_message(self.Activated(tabs[(i + delta) % len(tabs)]))
 
 
-class KeyBar(Widget):
+class KeyBar(BaseStyleCache, Widget):
     """The footer as ONE widget: the screen's shown bindings as `key description`, the palette key on the right.
 
     Textual's Footer is one widget per key and recomposes on every focus change; this draws a line instead.
@@ -519,11 +519,11 @@ class KeyBar(Widget):
             tail = [Segment("▕", cs("keybar--separator")), Segment(shown, key_style), Segment(f" {desc} ", desc_style)]
             tail_w = sum(len(s.text) for s in tail)
             if x + tail_w <= width:
-                segments.append(Segment(" " * (width - x - tail_w), self.rich_style))
+                segments.append(Segment(" " * (width - x - tail_w), self.base_style))
                 spans.append((width - tail_w, width, key))
                 segments += tail
         self._spans = spans
-        return Strip(segments).crop_extend(0, width, self.rich_style)
+        return Strip(segments).crop_extend(0, width, self.base_style)
 
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)
@@ -533,6 +533,67 @@ class KeyBar(Widget):
             if x0 <= offset.x < x1:
                 self.app.simulate_key(key)
                 return
+
+
+def _breaks(plain: str, width: int) -> list[int]:
+    """Where to fold a line: after the last space within the width when there is one in its second half (lists
+    such as GOMP_CPU_AFFINITY keep their numbers whole), else at the width (OMP_PLACES has no spaces)."""
+    out, start = [], 0
+    while len(plain) - start > width:
+        cut = plain.rfind(" ", start + width // 2, start + width)
+        cut = cut + 1 if cut >= 0 else start + width
+        out.append(cut)
+        start = cut
+    return out
+
+
+class TextView(BaseStyleCache, ScrollView):
+    """Scrollable styled text folded at the widget's width, drawn with the line API: only visible lines are
+    rendered, and a new text does not relayout the screen (a Static in a VerticalScroll did both on every plan)."""
+
+    DEFAULT_CSS = "TextView { background: transparent; }"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text = Text()
+        self._lines: list[Strip] | None = None
+
+    def update(self, text: Text) -> None:
+        self._text = text
+        self._lines = None
+        self.scroll_to(y=0, animate=False)
+        self._fold()
+        self.refresh()
+
+    @property
+    def plain(self) -> str:
+        return self._text.plain
+
+    def on_resize(self) -> None:
+        self._lines = None
+        self._fold()
+
+    def _fold(self) -> list[Strip]:
+        if self._lines is None:
+            width = max(self.scrollable_content_region.width, 1)
+            console = self.app.console
+            lines: list[Strip] = []
+            for line in self._text.split("\n", allow_blank=True):
+                for part in line.divide(_breaks(line.plain, width)) if len(line.plain) > width else [line]:
+                    lines.append(Strip(list(part.render(console, end=""))))
+            while lines and not lines[-1].cell_length:
+                lines.pop()
+            self._lines = lines
+            self.virtual_size = Size(width, len(lines))
+        return self._lines
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._fold()
+        index = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        if index >= len(lines):
+            return Strip.blank(width, self.base_style)
+        return lines[index].apply_style(self.base_style).crop_extend(0, width, self.base_style)
 
 
 def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:

@@ -49,8 +49,31 @@ MARKS = {
 }
 
 
+_RANK_STYLES = tuple(Style(color="#000000", bgcolor=c) for c in PALETTE)  # built once: read on every cell
+
+
 def rank_style(rank: int) -> Style:
-    return Style(color="#000000", bgcolor=PALETTE[rank % len(PALETTE)])
+    return _RANK_STYLES[rank % len(PALETTE)]
+
+
+class BaseStyleCache:
+    """Mixin for line-drawn widgets: ``base_style`` is ``rich_style`` (which walks every ancestor on each call)
+    computed once per style change, since render_line needs it for every line of every frame."""
+
+    _base: Style | None = None
+
+    @property
+    def base_style(self) -> Style:
+        if self._base is None:
+            self._base = self.rich_style  # type: ignore[attr-defined]
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()  # type: ignore[misc]
+        self._base = None
+
+    def _on_resize(self, event) -> None:
+        self._base = None  # a new parent or size may come with new ancestors' styles
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +86,7 @@ class MapState:
     selected: CpuSet  # CPUs of the selected worker
 
 
-class TopologyMap(ScrollView, can_focus=True):
+class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
     DEFAULT_CSS = """
     TopologyMap {
         scrollbar-gutter: stable;
@@ -112,6 +135,7 @@ class TopologyMap(ScrollView, can_focus=True):
         self._layout_key: tuple | None = None
         self._layout_cache: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
+        self._cpu_lines: tuple[MapLayout, dict[int, set[int]]] | None = None  # (layout, cpu -> its lines)
         self._hover: Cell | None = None
 
     # -- inputs from the app ---------------------------------------------------------------------
@@ -122,9 +146,45 @@ class TopologyMap(ScrollView, can_focus=True):
         self._relayout()
 
     def set_state(self, state: MapState) -> None:
-        self.state = state
-        self._strips.clear()
-        self.refresh()
+        """New colours. Only the lines holding cells whose look can change are re-rendered (on 4,096 PUs a bind or
+        places change keeps every owner, so nothing on the map is redrawn)."""
+        old, self.state = self.state, state
+        if self._layout is None or not self._strips:
+            self._strips.clear()
+            self.refresh()
+            return
+        changed = (state.reserve ^ old.reserve) | (state.highlight ^ old.highlight)
+        changed |= state.selected ^ old.selected
+        if state.owners is not old.owners and state.owners != old.owners:
+            o, n = old.owners, state.owners
+            changed |= CpuSet(c for c in o.keys() | n.keys() if o.get(c) != n.get(c))
+        if not changed:
+            return
+        lines = self._lines_of(changed)
+        for y in lines:
+            self._strips.pop(y, None)
+        top = self.scroll_offset.y
+        visible = [y for y in lines if top <= y < top + self.size.height]
+        if visible:
+            self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
+
+    def _lines_of(self, cpus: CpuSet) -> set[int]:
+        """Layout lines showing any of ``cpus`` (index built once per layout)."""
+        lay = self._layout
+        if lay is None:
+            return set()
+        if self._cpu_lines is None or self._cpu_lines[0] is not lay:
+            index: dict[int, set[int]] = {}
+            for y, cells in enumerate(lay.lines):
+                for cell in cells:
+                    for c in cell.cpus:
+                        index.setdefault(c, set()).add(y)
+            self._cpu_lines = (lay, index)
+        index = self._cpu_lines[1]
+        out: set[int] = set()
+        for c in cpus:
+            out |= index.get(c, set())
+        return out
 
     def set_numbering(self, numbering: str) -> None:
         self.numbering = numbering
@@ -156,7 +216,13 @@ class TopologyMap(ScrollView, can_focus=True):
             lay = self._layout_cache[key] = build_layout(self.topology, width, level, self.numbering)
         return lay
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # the strips hold the old theme's colours
+
     def _relayout(self) -> None:
+        if not self.size.width:
+            return  # not laid out yet: on_resize lays out at the real size (building it for width 0 is wasted)
         width, height = self._content_size()
         if self.fold == "auto":
             level = LEVELS[-1]
@@ -188,13 +254,13 @@ class TopologyMap(ScrollView, can_focus=True):
         strip = self._strips.get(index)
         if strip is None:
             strip = self._strips[index] = self._render_full_line(index)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
 
     def _render_full_line(self, index: int) -> Strip:
         lay = self._layout
         if lay is None or index >= lay.height:
             return Strip.blank(0)
-        base = self.rich_style
+        base = self.base_style
         segments: list[Segment] = []
         x = 0
         for cell in lay.lines[index]:
