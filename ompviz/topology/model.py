@@ -355,6 +355,14 @@ class TopologyIndex:
             s = self._sets[key] = CpuSet.from_mask(self.attr_groups(attr)[1][value])
         return s
 
+    @property
+    def singles(self) -> dict[int, CpuSet]:
+        """{os index: the one-CPU set of it} for every PU of the topology (the sets single() hands out)."""
+        if len(self._singles) < len(self._src[0]):
+            for p in self._src[0]:
+                self.single(p.os_index)
+        return self._singles
+
     def single(self, cpu: int) -> CpuSet:
         """The one-CPU set {cpu}, shared between calls for the topology's own PUs."""
         s = self._singles.get(cpu)
