@@ -19,26 +19,32 @@ Knights Landing tiles, Group objects such as Arm clusters) would split different
 from __future__ import annotations
 
 from ompviz.cpuset import CpuSet
-from ompviz.plan.places import ids_of, with_ids
 from ompviz.topology.model import Topology
 
 
 class _Node:
-    __slots__ = ("mask", "children", "pus")
+    """A node of the machine's CPU tree over all its cores; plans look at it through a CPU mask (``bits``)."""
+
+    __slots__ = ("mask", "children", "pus", "cores")
 
     def __init__(self) -> None:
         self.mask = 0
         self.children: dict[object, _Node] = {}
-        self.pus: tuple[int, ...] = ()  # a core's PUs in logical order; their leaf nodes are made on demand
+        self.pus: tuple[int, ...] = ()  # a core's PUs in logical order; their leaves are made on demand
+        self.cores: list[tuple[int, int]] = []  # (position in logical order, mask) of the cores below
 
 
-def _tree(topology: Topology, cpus: CpuSet) -> _Node:
-    """Machine > Package > Die > L3 > Core (PU leaves made lazily: a 4,096-PU tree costs one pass over cores)."""
+def _full_tree(topology: Topology) -> _Node:
+    """Machine > Package > Die > L3 > Core over every core, children created in hwloc's logical order.
+
+    Built once per topology (Topology.memo); hwloc_distrib() then only visits the few top levels it splits, so a
+    4,096-PU plan no longer walks every core. CPUs the topology cannot place (not online) are not part of hwloc's
+    tree either.
+    """
     root = _Node()
-    bits = cpus.mask
     by_os = topology._by_os
-    for core in topology.cores:  # logical order: children get created in hwloc's order
-        m = core.cpus.mask & bits
+    for pos, core in enumerate(topology.cores):  # logical order
+        m = core.cpus.mask
         if not m:
             continue
         p = by_os[core.cpus.first]
@@ -49,6 +55,7 @@ def _tree(topology: Topology, cpus: CpuSet) -> _Node:
         )
         node = root
         node.mask |= m
+        node.cores.append((pos, m))
         for k in keys:
             if k is None:
                 continue
@@ -56,42 +63,52 @@ def _tree(topology: Topology, cpus: CpuSet) -> _Node:
             if child is None:
                 child = node.children[k] = _Node()
             child.mask |= m
+            child.cores.append((pos, m))
             node = child
         leaf = node.children[("core", core.logical_index)] = _Node()
         leaf.mask = m
-        leaf.pus = tuple(sorted((c for c in core.cpus.ids if bits >> c & 1), key=lambda c: by_os[c].logical_index))
-    # CPUs the topology cannot place (not online) are not part of hwloc's tree either.
+        leaf.cores.append((pos, m))
+        leaf.pus = tuple(sorted(core.cpus.ids, key=lambda c: by_os[c].logical_index))
     return root
 
 
-def _children(node: _Node) -> list[_Node]:
-    # Children in hwloc logical order: the order they first appear walking cores by L#. That is not always the
-    # order of their first CPU (16em64t-4s2c2t-offlines.xml: package L#2 = {6} comes before L#3 = {3,15}).
+def _children(node: _Node, bits: int) -> list[_Node]:
+    # Children in hwloc logical order over the CPUs in ``bits``: the order they first appear walking the cores (by
+    # L#) that have CPUs in ``bits``. That is not always the order of their first CPU (16em64t-4s2c2t-offlines.xml:
+    # package L#2 = {6} comes before L#3 = {3,15}), nor always the order over all cores (a child whose first cores
+    # are all outside ``bits`` may come later), hence the sort by the first core with CPUs in ``bits``.
     if node.pus:
         out = []
         for c in node.pus:
-            leaf = _Node()
-            leaf.mask = 1 << c
-            out.append(leaf)
+            if bits >> c & 1:
+                leaf = _Node()
+                leaf.mask = 1 << c
+                out.append(leaf)
         return out
-    return list(node.children.values())
+    firsts = []
+    for child in node.children.values():
+        if child.mask & bits:
+            firsts.append((next(pos for pos, m in child.cores if m & bits), child))
+    firsts.sort(key=lambda pc: pc[0])
+    return [c for _, c in firsts]
 
 
-def _distrib(roots: list[_Node], n: int, out: list[int]) -> None:
-    tot = sum(r.mask.bit_count() for r in roots)
+def _distrib(roots: list[_Node], bits: int, n: int, out: list[int]) -> None:
+    tot = sum((r.mask & bits).bit_count() for r in roots)
     given = givenweight = 0
     for root in roots:
-        weight = root.mask.bit_count()
+        mask = root.mask & bits
+        weight = mask.bit_count()
         if not weight:
             continue
         chunk = ((givenweight + weight) * n + tot - 1) // tot - (givenweight * n + tot - 1) // tot
         if (not root.children and not root.pus) or chunk <= 1:
             if chunk:
-                out.extend([root.mask] * chunk)
+                out.extend([mask] * chunk)
             else:
-                out[-1] |= root.mask  # hwloc asserts a previous set exists: the first chunk is never empty
+                out[-1] |= mask  # hwloc asserts a previous set exists: the first chunk is never empty
         else:
-            _distrib(_children(root), chunk, out)
+            _distrib(_children(root, bits), bits, chunk, out)
         given += chunk
         givenweight += weight
 
@@ -101,12 +118,13 @@ def distrib(topology: Topology, n: int, cpus: CpuSet | None = None) -> list[CpuS
     if n < 1:
         return []
     cpus = topology.allowed if cpus is None else cpus
-    root = _tree(topology, cpus)
-    if not root.mask:
+    root: _Node = topology.memo("plan.distrib_tree", _full_tree)  # type: ignore[assignment]
+    bits = cpus.mask
+    if not root.mask & bits:
         return []
     out: list[int] = []
-    _distrib([root], n, out)
-    return [with_ids(ids_of(m), m) for m in out]
+    _distrib([root], bits, n, out)
+    return [CpuSet.from_mask(m) for m in out]
 
 
 def singlify(s: CpuSet) -> CpuSet:

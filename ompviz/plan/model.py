@@ -55,6 +55,22 @@ class ThreadPlacement:
     cpus: CpuSet  # the CPUs the thread may run on
 
 
+_new = object.__new__
+_set_thread = ThreadPlacement.thread.__set__  # type: ignore[attr-defined]
+_set_place = ThreadPlacement.place.__set__  # type: ignore[attr-defined]
+_set_cpus = ThreadPlacement.cpus.__set__  # type: ignore[attr-defined]
+
+
+def placement(thread: int, place: int | None, cpus: CpuSet) -> ThreadPlacement:
+    """``ThreadPlacement(thread, place, cpus)`` at half the cost: a 4,096-PU plan makes thousands, and the frozen
+    dataclass __init__ goes through object.__setattr__ per field. Same object, same fields (no __post_init__)."""
+    t = _new(ThreadPlacement)
+    _set_thread(t, thread)
+    _set_place(t, place)
+    _set_cpus(t, cpus)
+    return t
+
+
 @dataclass(frozen=True, slots=True)
 class Worker:
     rank: int

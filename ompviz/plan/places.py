@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import groupby
+from operator import sub
 
 from ompviz.cpuset import MAX_CPU, CpuSet, parse_omp_place
 from ompviz.errors import OmpvizError
@@ -32,43 +34,31 @@ from ompviz.topology.model import Topology
 ABSTRACT_NAMES = ("threads", "cores", "ll_caches", "numa_domains", "sockets")
 
 
-# -- fast ids ---------------------------------------------------------------------------------------------------
+# -- ids ------------------------------------------------------------------------------------------------------
 def ids_of(mask: int) -> list[int]:
-    """Set bits of ``mask`` in ascending order, in O(bits set): CpuSet.ids walks every bit up to the highest one,
-    which made formatting 4,096 one-CPU places of a 4,096-PU machine take seconds."""
-    out: list[int] = []
-    if not mask:
-        return out
-    base = (mask & -mask).bit_length() - 1
-    m = mask >> base
-    while m:
-        low = m & -m
-        out.append(base + low.bit_length() - 1)
-        m ^= low
-    return out
+    """Set bits of ``mask`` in ascending order (CpuSet's own fast path)."""
+    return list(CpuSet.from_mask(mask).ids)
 
 
 def with_ids(ids: list[int], mask: int | None = None) -> CpuSet:
-    """A CpuSet whose id tuple is already known (ascending ``ids``): primes CpuSet's own cache so that later
-    ``.ids`` / ``.to_list()`` calls (formatting here, JSON, the TUI) cost O(CPUs) instead of O(highest id)."""
-    if mask is None:
-        mask = 0
-        for c in ids:
-            mask |= 1 << c
-    s = CpuSet.from_mask(mask)
-    object.__setattr__(s, "_ids", tuple(ids))
-    return s
+    """A CpuSet of ascending ``ids`` (``mask`` when the caller already has it)."""
+    return CpuSet(ids) if mask is None else CpuSet.from_mask(mask)
 
 
 def _braces(p: CpuSet) -> str:
-    return "{" + ",".join(map(str, p.ids)) + "}"
+    ids = p.ids
+    if len(ids) == 1:
+        return f"{{{ids[0]}}}"
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def _omp(p: CpuSet) -> str:
-    """Same text as CpuSet.to_omp (resource intervals), computed from ids_of."""
+    """Same text as CpuSet.to_omp (resource intervals)."""
     ids = p.ids
     if not ids:
         raise OmpvizError("an OpenMP place cannot be empty")
+    if len(ids) == 1:
+        return f"{{{ids[0]}}}"
     if len(ids) > 2:
         stride = ids[1] - ids[0]
         if all(ids[k + 1] - ids[k] == stride for k in range(len(ids) - 1)):
@@ -87,13 +77,14 @@ def _omp(p: CpuSet) -> str:
 
 
 # -- building places --------------------------------------------------------------------------------------------
+_ATTR = {"cores": "core", "ll_caches": "l3", "numa_domains": "numa", "sockets": "package"}
+
+
 def _key_fn(topology: Topology, granularity: str):
     """Function CPU id -> grouping key for one granularity (None key = a place of its own)."""
     if granularity not in ABSTRACT_NAMES:
         raise OmpvizError(f"unknown places granularity {granularity!r}: use one of {', '.join(ABSTRACT_NAMES)}")
-    attr = {"threads": None, "cores": "core", "ll_caches": "l3", "numa_domains": "numa", "sockets": "package"}[
-        granularity
-    ]
+    attr = _ATTR.get(granularity)
     by_os = topology._by_os
 
     def key(cpu: int):
@@ -108,15 +99,50 @@ def _key_fn(topology: Topology, granularity: str):
 
 
 def group_places(topology: Topology, cpus: CpuSet, granularity: str) -> tuple[CpuSet, ...]:
-    """Split ``cpus`` into places of the given granularity, ordered by lowest CPU id."""
+    """Split ``cpus`` into places of the given granularity, ordered by lowest CPU id.
+
+    Places that are a whole core/cache/node/package (or one CPU) are the topology's shared CpuSets, so a plan on a
+    4,096-PU machine does not rebuild thousands of sets; the grouping itself is mask algebra per group.
+    """
+    idx = topology.index
     if granularity == "threads":
-        return tuple(with_ids([c], 1 << c) for c in cpus.ids)
-    key = _key_fn(topology, granularity)
-    groups: dict[object, list[int]] = {}
-    for c in cpus.ids:
-        groups.setdefault(key(c), []).append(c)
-    # dict preserves first-seen order and CPUs are visited in ascending order: ordered by lowest CPU id.
-    return tuple(with_ids(ids) for ids in groups.values())
+        if cpus.mask & ~idx.all_mask:  # CPUs the machine does not have (manual lists)
+            return tuple(map(idx.single, cpus.ids))
+        return tuple(map(idx.singles.__getitem__, cpus.ids))
+    if granularity not in _ATTR:
+        _key_fn(topology, granularity)  # raises the error for an unknown granularity
+    attr = _ATTR[granularity]
+    value_of, masks, known = idx.attr_groups(attr)
+    m = cpus.mask
+    if m & ~known:
+        # some CPUs have no such object (offline, or not on this machine: manual lists): one place each
+        key = _key_fn(topology, granularity)
+        groups: dict[object, list[int]] = {}
+        for c in cpus.ids:
+            groups.setdefault(key(c), []).append(c)
+        # dict preserves first-seen order and CPUs are visited in ascending order: ordered by lowest CPU id.
+        return tuple(CpuSet(ids) for ids in groups.values())
+    out = []
+    group_set, single = idx.attr_set, idx.single
+    # objects in order of their lowest CPU in ``cpus`` (first seen walking the ids upwards), found in C
+    for v in dict.fromkeys(map(value_of.__getitem__, cpus.ids)):
+        gm = masks[v]
+        pm = gm & m
+        if pm == gm:
+            out.append(group_set(attr, v))
+        elif pm & (pm - 1):
+            out.append(CpuSet.from_mask(pm))
+        else:  # one CPU of the object (e.g. --smt one with places=cores)
+            out.append(single(pm.bit_length() - 1))
+    return tuple(out)
+
+
+def _abstract_places(topology: Topology, granularity: str, runtime: str) -> tuple[CpuSet, ...]:
+    allowed = topology.allowed
+    if granularity == "threads" and runtime == "llvm":
+        single, bits = topology.index.single, allowed.mask
+        return tuple(single(c) for c in topology.logical_order if bits >> c & 1)
+    return group_places(topology, allowed, granularity)
 
 
 def abstract_places(topology: Topology, granularity: str, runtime: str = "gnu") -> tuple[CpuSet, ...]:
@@ -124,12 +150,13 @@ def abstract_places(topology: Topology, granularity: str, runtime: str = "gnu") 
 
     gnu: OS order of each place's first CPU (libgomp). llvm: hwloc logical order (for ``threads`` the SMT
     siblings of a core are adjacent; for coarser levels logical order of objects = order of their first CPU,
-    which is how ompviz's topology model numbers them).
+    which is how ompviz's topology model numbers them). Computed once per topology.
     """
-    allowed = topology.allowed
-    if granularity == "threads" and runtime == "llvm":
-        return tuple(CpuSet.from_mask(1 << c) for c in topology.logical_order if c in allowed)
-    return group_places(topology, allowed, granularity)
+    if granularity not in ABSTRACT_NAMES:
+        _key_fn(topology, granularity)  # raises the error for an unknown granularity
+    return topology.memo(  # type: ignore[return-value]
+        ("plan.abstract_places", granularity, runtime), lambda t: _abstract_places(t, granularity, runtime)
+    )
 
 
 def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str) -> str | None:
@@ -145,15 +172,38 @@ def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str
         return None
     for rt in ("gnu", "llvm"):
         full = abstract_places(topology, granularity, rt)
-        if tuple(full[:n]) != tuple(places) or n > len(full):
+        if n > len(full) or full[:n] != tuple(places):
             return None
     full_len = len(abstract_places(topology, granularity, "gnu"))
     return granularity if n == full_len else f"{granularity}({n})"
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
-def format_explicit(places: Sequence[CpuSet]) -> str:
-    return ",".join(_braces(p) for p in places)
+def format_explicit(places: Sequence[CpuSet], topology: Topology | None = None) -> str:
+    """``{0},{1},{2}`` / ``{0,192},{1,193}``. With the topology, the text of each place object is remembered: the
+    planner's places are mostly the topology's shared sets (one CPU, a whole core...), formatted once per machine
+    instead of once per plan."""
+    if topology is None:
+        return ",".join(map(_braces, places))
+    texts: dict = topology.memo("plan.place_text", _new_text_cache)  # type: ignore[assignment]
+    get = texts.get
+    out = []
+    for p in places:
+        e = get(id(p))
+        if e is None or e[0] is not p:  # keyed by id, so the entry must hold this very object
+            e = (p, _braces(p))
+            if len(texts) >= _TEXT_CACHE_MAX:
+                texts.clear()  # plans also make one-off places; keep the memory bounded
+            texts[id(p)] = e
+        out.append(e[1])
+    return ",".join(out)
+
+
+_TEXT_CACHE_MAX = 1 << 16
+
+
+def _new_text_cache(_topology: Topology) -> dict:
+    return {}
 
 
 def _shift(p: CpuSet, by: int) -> CpuSet | None:
@@ -164,18 +214,33 @@ def _shift(p: CpuSet, by: int) -> CpuSet | None:
     return CpuSet.from_mask(p.mask >> -by)
 
 
+def _is_shift(p: CpuSet, a: tuple[int, ...], b: tuple[int, ...], stride: int) -> bool:
+    """``_shift(p, stride) == q`` for ids ``a`` of p and ``b`` of q, on the small ids instead of the masks (a shift
+    of a 4,096-bit mask costs O(machine size)); raises like _shift when the shift leaves the CPU id range."""
+    if a[-1] + stride > MAX_CPU:
+        _shift(p, stride)  # raises OmpvizError
+    if len(a) != len(b):
+        return False
+    if len(a) == 1:
+        return b[0] - a[0] == stride
+    return all(y - x == stride for x, y in zip(a, b, strict=True))
+
+
 def format_intervals(places: Sequence[CpuSet]) -> str:
     """Collapse runs of equally shifted places into place intervals; single places use resource intervals."""
     out: list[str] = []
     i, n = 0, len(places)
+    ids = [p.ids for p in places]
+    if n > 2 and max(map(len, ids)) == 1:
+        return _intervals_of_cpus([x[0] for x in ids], places)
     while i < n:
         p = places[i]
         j = i + 1
-        if j < n and len(places[j]) == len(p):
-            stride = places[j].first - p.first
-            if stride > 0 and _shift(p, stride) == places[j]:
+        if p and j < n and len(ids[j]) == len(ids[i]):
+            stride = ids[j][0] - ids[i][0]
+            if stride > 0 and _is_shift(p, ids[i], ids[j], stride):
                 j += 1
-                while j < n and _shift(places[j - 1], stride) == places[j]:
+                while j < n and _is_shift(places[j - 1], ids[j - 1], ids[j], stride):
                     j += 1
                 out.append(f"{_omp(p)}:{j - i}:{stride}")
                 i = j
@@ -185,11 +250,44 @@ def format_intervals(places: Sequence[CpuSet]) -> str:
     return ",".join(out)
 
 
-def format_places(places: Sequence[CpuSet], notation: str) -> str:
-    """``explicit`` or ``intervals`` (abstract is decided by the planner, which knows the topology)."""
+def _intervals_of_cpus(f: list[int], places: Sequence[CpuSet]) -> str:
+    """format_intervals() when every place is one CPU (``f``: the CPUs): the same greedy walk, but over runs of
+    equal steps between consecutive CPUs (found in C by groupby) instead of place by place."""
+    n = len(f)
+    steps = list(map(sub, f[1:], f[:-1]))
+    runs = []  # (step, first index into steps, length)
+    pos = 0
+    for v, g in groupby(steps):
+        k = sum(1 for _ in g)
+        runs.append((v, pos, k))
+        pos += k
+    out = []
+    i = ri = 0
+    while i < n:
+        if i == n - 1:
+            out.append(f"{{{f[i]}}}")
+            break
+        while runs[ri][1] + runs[ri][2] <= i:
+            ri += 1
+        v, st, k = runs[ri]
+        if v > 0:
+            last = st + k  # steps[st + k - 1] leads to place st + k: the last place of this interval
+            if last + 1 < n and f[last] + v > MAX_CPU:
+                _shift(places[last], v)  # raises, as the place-by-place walk does when it tries this shift
+            out.append(f"{{{f[i]}}}:{last - i + 1}:{v}")
+            i = last + 1
+        else:
+            out.append(f"{{{f[i]}}}")
+            i += 1
+    return ",".join(out)
+
+
+def format_places(places: Sequence[CpuSet], notation: str, topology: Topology | None = None) -> str:
+    """``explicit`` or ``intervals`` (abstract is decided by the planner, which knows the topology); ``topology``
+    only makes explicit text faster (see format_explicit)."""
     if notation == "intervals":
         return format_intervals(places)
-    return format_explicit(places)
+    return format_explicit(places, topology)
 
 
 # -- parsing ----------------------------------------------------------------------------------------------------

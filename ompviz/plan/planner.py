@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import groupby
 
 from ompviz.cpuset import CpuSet, parse_list
 from ompviz.errors import OmpvizError
@@ -43,8 +44,9 @@ from ompviz.plan.model import (
     PlanWarning,
     ThreadPlacement,
     Worker,
+    placement,
 )
-from ompviz.plan.places import abstract_name, format_places, group_places, ids_of, with_ids
+from ompviz.plan.places import abstract_name, format_places, group_places
 from ompviz.topology.model import Topology
 
 
@@ -57,15 +59,7 @@ def apply_smt(topology: Topology, cpus: CpuSet, smt: str) -> CpuSet:
     """
     if smt == "all":
         return cpus
-    bits = cpus.mask
-    keep = covered = 0
-    for core in topology.cores:
-        cm = core.cpus.mask
-        covered |= cm
-        m = cm & bits
-        if m:
-            keep |= (m & -m) if smt == "one" else 1 << (m.bit_length() - 1)
-    return CpuSet.from_mask(keep | (bits & ~covered))
+    return CpuSet.from_mask(topology.index.one_per_core(cpus.mask, last=smt != "one"))
 
 
 def candidate_cpus(topology: Topology, request: PlanRequest) -> CpuSet:
@@ -96,20 +90,44 @@ class _Units:
 
 
 def _core_units(topology: Topology, cand: CpuSet) -> _Units:
+    """One unit per core with candidate CPUs, in logical order (the per-core lists are precomputed per topology)."""
+    idx = topology.index
     u = _Units()
     bits = cand.mask
-    for core in topology.cores:  # logical order
-        m = core.cpus.mask & bits
-        if m:
-            u.add(m, core.package, core.numa, core.l3)
+    masks = idx.core_masks
+    if bits & idx.covered == idx.covered:  # every core whole (e.g. --smt all, nothing reserved): the lists as is
+        u.masks, u.pkg, u.numa, u.l3 = list(masks), list(idx.core_package), list(idx.core_numa), list(idx.core_l3)
+        return u
+    # Membership through the bit string (O(1) per CPU): ``core_mask & bits`` costs O(machine size) per core.
+    s = bin(bits)[:1:-1]
+    n = len(s)
+    keep, kept = [], []
+    for k, core in enumerate(topology.cores):
+        ids = core.cpus.ids
+        inside = [c for c in ids if c < n and s[c] == "1"]
+        if inside:
+            keep.append(k)
+            if len(inside) == len(ids):
+                kept.append(masks[k])
+            else:
+                m = 0
+                for c in inside:
+                    m |= 1 << c
+                kept.append(m)
+    u.masks = kept
+    u.pkg = [idx.core_package[k] for k in keep]
+    u.numa = [idx.core_numa[k] for k in keep]
+    u.l3 = [idx.core_l3[k] for k in keep]
     return u
 
 
 def _cpu_units(topology: Topology, cand: CpuSet) -> _Units:
     u = _Units()
+    keep = set(cand.ids)
+    by_os = topology._by_os
     for c in topology.logical_order:
-        if c in cand:
-            p = topology._by_os[c]
+        if c in keep:
+            p = by_os[c]
             u.add(1 << c, p.package, p.numa, p.l3)
     return u
 
@@ -175,8 +193,13 @@ def _compact(units: _Units, n: int) -> list[list[int]]:
 def _groups(idx: list[int], keys: list[object]) -> list[list[int]]:
     """Group unit indices by key, groups ordered by first appearance (units are in logical order)."""
     d: dict[object, list[int]] = {}
-    for i in idx:
-        d.setdefault(keys[i], []).append(i)
+    # units of one group are mostly consecutive: take whole runs of equal keys at a time (groupby runs in C)
+    for k, run in groupby(idx, keys.__getitem__):
+        g = d.get(k)
+        if g is None:
+            d[k] = list(run)
+        else:
+            g.extend(run)
     return list(d.values())
 
 
@@ -199,6 +222,14 @@ def _shares(n: int, weights: list[int], caps: list[int]) -> list[int] | None:
 def _deal(ranks: list[int], counts: list[int]) -> list[list[int]]:
     """Deal ranks round-robin over children, each up to its count (rank 0 -> child 0, rank 1 -> child 1, ...)."""
     out: list[list[int]] = [[] for _ in counts]
+    if sum(counts) == len(ranks):
+        # the same deal, round by round: in round k every child still owed a rank (count > k) takes the next one
+        it = iter(ranks)
+        for k in range(max(counts, default=0)):
+            for c, cnt in enumerate(counts):
+                if cnt > k:
+                    out[c].append(next(it))
+        return out
     left = list(counts)
     it = iter(ranks)
     remaining = len(ranks)
@@ -211,14 +242,19 @@ def _deal(ranks: list[int], counts: list[int]) -> list[list[int]]:
     return out
 
 
-def _spread_try(units: _Units, n: int, q: int) -> dict[int, list[int]] | None:
+def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int]] | None:
     levels = [(units.pkg, True), (units.numa, True), (units.l3, False)]
     out: dict[int, list[int]] = {}
 
     def go(idx: list[int], ranks: list[int], lv: int) -> bool:
         while lv < len(levels):
             keys, strict = levels[lv]
-            groups = _groups(idx, keys)
+            # The grouping of a domain does not depend on q: computed once for all the tries of the binary search.
+            # At one level the domains are disjoint, so (level, first unit) names one domain.
+            mk = (lv, idx[0])
+            groups = memo.get(mk)
+            if groups is None:
+                groups = memo[mk] = _groups(idx, keys)
             if len(groups) > 1:
                 counts = _shares(len(ranks), [len(g) for g in groups], [len(g) // q for g in groups])
                 if counts is None:
@@ -244,11 +280,12 @@ def _spread_try(units: _Units, n: int, q: int) -> dict[int, list[int]] | None:
 def _spread(units: _Units, n: int) -> list[list[int]]:
     hi = len(units) // n
     lo = 1
-    best = _spread_try(units, n, 1)  # q=1 always fits: every level has at least as many units as ranks
+    memo: dict = {}
+    best = _spread_try(units, n, 1, memo)  # q=1 always fits: every level has at least as many units as ranks
     # feasibility is monotone in q (a smaller share fits everywhere a larger one does): binary search the largest
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        got = _spread_try(units, n, mid)
+        got = _spread_try(units, n, mid, memo)
         if got is None:
             hi = mid - 1
         else:
@@ -349,11 +386,7 @@ def split_ranks(topology: Topology, request: PlanRequest, cand: CpuSet) -> tuple
         blocks = _by_groups(units, keys, n) or _compact(units, n)
     else:  # pragma: no cover - guarded by validate()
         raise OmpvizError(f"unknown strategy {strategy!r}")
-    out = []
-    for b in blocks:
-        m = _mask(units, b)
-        out.append(with_ids(ids_of(m), m))
-    return out, warns
+    return [CpuSet.from_mask(_mask(units, b)) for b in blocks], warns
 
 
 def parse_manual(text: str | None) -> list[CpuSet]:
@@ -372,16 +405,17 @@ def parse_manual(text: str | None) -> list[CpuSet]:
 
 
 # -- per worker -------------------------------------------------------------------------------------------------
-def _placements(runtime: str, bind: str, places: tuple[CpuSet, ...], cpus: CpuSet, T: int, cache: dict):
-    if T < 1:
-        return ()
-    if bind == "false" or not places:
-        return tuple(ThreadPlacement(i, None, cpus) for i in range(T))
-    key = (runtime, bind, len(places), T)
+def _place_index(runtime: str, bind: str, P: int, T: int, cache: dict) -> tuple[int | None, ...]:
+    key = (runtime, bind, P, T)
     idx = cache.get(key)
     if idx is None:  # ranks of one plan mostly share (P, T): compute each runtime's rule once per plan
-        idx = cache[key] = rt.place_threads(runtime, bind, len(places), T)
-    return tuple(ThreadPlacement(i, p, cpus if p is None else places[p]) for i, p in enumerate(idx))
+        idx = cache[key] = rt.place_threads(runtime, bind, P, T)
+    return idx
+
+
+def _bound(idx: tuple[int, ...], places: tuple[CpuSet, ...]) -> tuple[ThreadPlacement, ...]:
+    """Thread i on place idx[i] (every entry a place index): thousands per 4,096-PU plan, hence placement()."""
+    return tuple(map(placement, range(len(idx)), idx, map(places.__getitem__, idx)))
 
 
 def thread_cpu_list(threads: Sequence[ThreadPlacement]) -> list[int]:
@@ -396,6 +430,21 @@ def thread_cpu_list(threads: Sequence[ThreadPlacement]) -> list[int]:
     return out
 
 
+def _cpu_list(idx: tuple[int, ...], places: tuple[CpuSet, ...]) -> tuple[list[int], bool]:
+    """thread_cpu_list() of threads on places ``idx``, and whether every place used has one CPU (then it is exact)."""
+    ids = [pl.ids for pl in places]  # cached on the (mostly shared) place sets
+    if max(map(len, ids)) == 1 or all(len(ids[p]) == 1 for p in set(idx)):
+        return [ids[p][0] for p in idx], True
+    seen: dict[int, int] = {}
+    out = []
+    for p in idx:
+        k = seen.get(p, 0)
+        seen[p] = k + 1
+        pids = ids[p]
+        out.append(pids[k % len(pids)])
+    return out, False
+
+
 def build_worker(
     topology: Topology, request: PlanRequest, rank: int, cpus: CpuSet, cache: dict | None = None
 ) -> tuple[Worker, str | None, bool]:
@@ -405,40 +454,36 @@ def build_worker(
     name = None
     if request.notation == "abstract" and places:
         name = abstract_name(topology, places, request.places)
-        omp_places = name if name else format_places(places, "explicit")
+        omp_places = name if name else format_places(places, "explicit", topology)
     else:
-        omp_places = format_places(places, request.notation) if places else ""
-    env = (("OMP_PLACES", omp_places), ("OMP_PROC_BIND", request.bind), ("OMP_NUM_THREADS", str(T)))
+        omp_places = format_places(places, request.notation, topology) if places else ""
+    bind = request.bind
+    env = (("OMP_PLACES", omp_places), ("OMP_PROC_BIND", bind), ("OMP_NUM_THREADS", str(T)))
     cache = {} if cache is None else cache
-    gnu = _placements("gnu", request.bind, places, cpus, T, cache)
-    llvm = _placements("llvm", request.bind, places, cpus, T, cache)
     alt: tuple[tuple[str, str], ...] = ()
     exact = True
-    if request.bind != "false" and T >= 1 and places:
-        chosen = llvm if request.runtime == "llvm" else gnu
-        lst = thread_cpu_list(chosen)
-        exact = all(len(t.cpus) == 1 for t in chosen)
+    if T < 1:
+        gnu = llvm = ()
+    elif bind == "false" or not places:
+        gnu = llvm = tuple(ThreadPlacement(i, None, cpus) for i in range(T))
+    else:
+        gi = _place_index("gnu", bind, len(places), T, cache)
+        li = _place_index("llvm", bind, len(places), T, cache)
+        gnu = _bound(gi, places)
+        llvm = gnu if li == gi else _bound(li, places)  # equal tuples of immutable objects: share them
+        lst, exact = _cpu_list(li if request.runtime == "llvm" else gi, places)
+        strs = list(map(str, lst))
         alt = (
-            ("GOMP_CPU_AFFINITY", " ".join(map(str, lst))),
-            ("KMP_AFFINITY", "granularity=fine,explicit,proclist=[" + ",".join(map(str, lst)) + "]"),
+            ("GOMP_CPU_AFFINITY", " ".join(strs)),
+            ("KMP_AFFINITY", "granularity=fine,explicit,proclist=[" + ",".join(strs) + "]"),
         )
     w = Worker(rank=rank, cpus=cpus, places=places, env=env, num_threads=T, gnu=gnu, llvm=llvm, alt_env=alt)
     return w, name, exact
 
 
 def summary(topology: Topology) -> dict:
-    """Same dict as Topology.summary(), computed with masks (that one costs ~10 ms on 4,096 PUs)."""
-    online = topology.online.mask
-    return {
-        "name": topology.name,
-        "source": topology.source,
-        "source_kind": topology.source_kind,
-        "packages": sum(1 for g in topology.packages if g.cpus.mask & online),
-        "numa_nodes": sum(1 for g in topology.numa_nodes if g.cpus.mask & online),
-        "l3_caches": sum(1 for g in topology.l3s if g.cpus.mask & online),
-        "cores": sum(1 for c in topology.cores if c.cpus.mask & online),
-        "pus": online.bit_count(),
-    }
+    """Topology.summary() (kept here for callers of the planner's own name)."""
+    return topology.summary()
 
 
 # -- entry point ------------------------------------------------------------------------------------------------

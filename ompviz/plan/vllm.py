@@ -23,9 +23,11 @@ affinity (e.g. under taskset), and said so in an info warning.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from ompviz.cpuset import CpuSet
 from ompviz.plan import runtime as rt
-from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker
+from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker, placement
 from ompviz.topology.model import Topology
 
 VARS = ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU", "CPU_VISIBLE_MEMORY_NODES")
@@ -115,6 +117,35 @@ def _numa_alternative(topology: Topology, request: PlanRequest, n: int) -> PlanW
     )
 
 
+def _node_places(
+    topology: Topology, allowed: set[int], allowed_nodes: set[int] | None, keep_smt: bool
+) -> list[tuple[int, set[int]]] | None:
+    """vLLM's per-node split of one mask, with CPU-set algebra: (node, CPUs) in order of each node's lowest CPU,
+    one CPU per core (the lowest) unless ``keep_smt``. None when some CPU is outside the topology's cores (then
+    the caller's per-CPU walk, which mirrors vLLM line by line, decides)."""
+    idx = topology.index
+    bits = CpuSet(allowed).mask
+    if bits & ~idx.covered:
+        return None
+    _, numa_masks, known = idx.attr_groups("numa")
+    nodes: dict[int, int] = {}
+    for node, gm in numa_masks.items():
+        m = bits & gm
+        if m:
+            nodes[node] = m
+    rest = bits & ~known
+    if rest:  # no NUMA information: vLLM's _int("-") -> node 0
+        nodes[0] = nodes.get(0, 0) | rest
+    order = sorted(nodes, key=lambda n: (nodes[n] & -nodes[n]).bit_length())
+    out = []
+    for node in order:
+        if allowed_nodes is not None and node not in allowed_nodes:
+            continue
+        m = nodes[node] if keep_smt else idx.one_per_core(nodes[node])
+        out.append((node, set(CpuSet.from_mask(m).ids)))  # ascending inserts, as vLLM's loop: same set repr
+    return out
+
+
 def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], list[PlanWarning], dict]:
     """Workers, warnings and explanation info for ``--strategy vllm``."""
     vars_ = dict(request.vllm_vars)
@@ -161,8 +192,8 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
         explain.append("VLLM_CPU_OMP_THREADS_BIND=nobind: vLLM sets no OMP variable; each runtime uses its defaults.")
         workers = []
         T = len(affinity)
+        ts = tuple(ThreadPlacement(i, None, affinity) for i in range(T))  # the same for every worker: shared
         for r in range(n):
-            ts = tuple(ThreadPlacement(i, None, affinity) for i in range(T))
             workers.append(Worker(r, affinity, (), (), T, ts, ts))
         warns.append(
             PlanWarning(
@@ -194,8 +225,13 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
 
     by_os = topology._by_os
     places: list[tuple[int, set[int]]] = []  # (node, mask)
+    aff_ids = set(affinity.ids)
     for mask in masks:
-        allowed = set(affinity.ids) if mask is None else set(affinity.ids) & mask
+        allowed = aff_ids if mask is None else aff_ids & mask
+        fast = _node_places(topology, allowed, allowed_nodes, keep_smt)
+        if fast is not None:
+            places.extend(fast)
+            continue
         nodes: dict[int, list[int]] = {}
         for c in sorted(allowed):  # lscpu -e lists CPUs in id order
             pu = by_os.get(c)
@@ -232,8 +268,9 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
             low.append(r)
             gnu = llvm = ()
         else:
-            gnu = tuple(ThreadPlacement(i, p, cpus) for i, p in enumerate(rt.place_threads("gnu", "true", 1, T)))
-            llvm = tuple(ThreadPlacement(i, p, cpus) for i, p in enumerate(rt.place_threads("llvm", "true", 1, T)))
+            gi, li = rt.place_threads("gnu", "true", 1, T), rt.place_threads("llvm", "true", 1, T)
+            gnu = tuple(map(placement, range(T), gi, repeat(cpus)))
+            llvm = gnu if li == gi else tuple(map(placement, range(T), li, repeat(cpus)))
         workers.append(Worker(r, cpus, (cpus,), env, T, gnu, llvm))
     if out_of:
         warns.append(

@@ -92,6 +92,8 @@ def check(
     for w in workers:
         if not w.cpus and not (vllm and not w.env):
             add(PlanWarning("empty-rank", "error", f"rank {w.rank} has no CPU left", (w.rank,)))
+        if not outside:  # every rank inside the allowed CPUs: none of the problems below
+            continue
         ne = w.cpus - existing
         if ne:
             add(
@@ -181,18 +183,23 @@ def check(
             )
         )
 
-    # spans packages / NUMA nodes
-    by_os = topology._by_os
+    # spans packages / NUMA nodes: count the groups each rank's mask meets (no per-CPU work)
+    idx = topology.index
     whole_numa = request.strategy == "numa" and request.ranks <= len(topology.numa_nodes)
     for attr, code, what in (("package", "spans-package", "packages"), ("numa", "spans-numa", "NUMA nodes")):
+        group_masks = list(idx.attr_groups(attr)[1].values())
         spanning = []
         for w in workers:
-            vals = {getattr(by_os[c], attr) for c in w.cpus.ids if c in by_os and getattr(by_os[c], attr) is not None}
-            if len(vals) > 1:
-                spanning.append((w, vals))
+            m = w.cpus.mask
+            nvals = 0
+            for gm in group_masks:
+                if gm & m:
+                    nvals += 1
+            if nvals > 1:
+                spanning.append((w, nvals))
         if spanning:
             sev = "info" if (code == "spans-numa" and whole_numa) else "warning"
-            w0, vals = spanning[0]
+            w0, nvals = spanning[0]
             tail = (
                 " (whole nodes, as asked: fewer ranks than NUMA nodes)"
                 if sev == "info"
@@ -202,36 +209,35 @@ def check(
                 PlanWarning(
                     code,
                     sev,
-                    f"{ranks_text([w.rank for w, _ in spanning])} span {len(vals)} {what}{tail}",
+                    f"{ranks_text([w.rank for w, _ in spanning])} span {nvals} {what}{tail}",
                     tuple(w.rank for w, _ in spanning),
                     CpuSet.union_all(w.cpus for w, _ in spanning),
                 )
             )
 
-    # SMT siblings split between ranks: one pass over the PUs (a core is split when its PUs have 2+ owners)
-    rank_of: dict[int, int] = {}
+    # SMT siblings split between ranks. Each CPU belongs to the first rank listing it; a core is split when CPUs
+    # of it belong to two ranks, i.e. when the cores a rank touches meet the cores the other ranks touch.
+    owned = []
+    seen = 0
     for w in workers:
-        for c in w.cpus.ids:
-            rank_of.setdefault(c, w.rank)
-    core_ranks: dict[int, set[int]] = {}
-    for pu in topology.pus:
-        r = rank_of.get(pu.os_index)
-        if r is not None and pu.core is not None:
-            core_ranks.setdefault(pu.core, set()).add(r)
+        m = w.cpus.mask & ~seen
+        seen |= m
+        owned.append((w.rank, m))
     split_cpus = 0
-    split_ranks: set[int] = set()
-    for core, rs in core_ranks.items():
-        if len(rs) > 1:
-            split_cpus |= topology.cores[core].cpus.mask
-            split_ranks |= rs
+    closure = idx.core_closure
+    if len(owned) > 1:
+        for _r, m in owned:
+            if m:
+                split_cpus |= closure(m) & closure(seen & ~m)
     if split_cpus:
+        split_ranks = sorted({r for r, m in owned if m & split_cpus})
         add(
             PlanWarning(
                 "smt-split",
                 "warning",
                 f"SMT siblings of {CpuSet.from_mask(split_cpus).to_list()} are in different ranks "
-                f"({ranks_text(sorted(split_ranks))}): those ranks share cores",
-                tuple(sorted(split_ranks)),
+                f"({ranks_text(split_ranks)}): those ranks share cores",
+                tuple(split_ranks),
                 CpuSet.from_mask(split_cpus),
             )
         )
@@ -265,7 +271,10 @@ def check(
             w
             for w in workers
             # same as runtime.runtime_differs(bind, P, T), from the placements already computed
-            if w.places and w.num_threads >= 1 and [t.place for t in w.gnu] != [t.place for t in w.llvm]
+            if w.places
+            and w.num_threads >= 1
+            and w.gnu is not w.llvm  # the planner shares one tuple when both runtimes agree
+            and [t.place for t in w.gnu] != [t.place for t in w.llvm]
         ]
         if diff:
             w0 = diff[0]
