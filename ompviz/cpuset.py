@@ -28,7 +28,9 @@ MAX_CPU = 1_048_575
 class CpuSet:
     """An immutable set of CPU ids (OS indices)."""
 
-    __slots__ = ("_bits", "_ids")
+    # _ids/_list/_braces: the id tuple and texts, computed on first use. Sets are immutable and often shared (a
+    # topology's cores and one-CPU sets are the places of every plan), so each is computed once per set.
+    __slots__ = ("_bits", "_ids", "_list", "_braces")
 
     def __init__(self, cpus: Iterable[int] | CpuSet = ()) -> None:
         if isinstance(cpus, CpuSet):
@@ -41,6 +43,8 @@ class CpuSet:
             bits = _mask_of(ids)
         _set_bits(self, bits)
         _set_ids(self, None)
+        _set_list(self, None)
+        _set_braces(self, None)
 
     @classmethod
     def from_mask(cls, bits: int) -> CpuSet:
@@ -51,6 +55,8 @@ class CpuSet:
         s = _new(cls)
         _set_bits(s, bits)
         _set_ids(s, None)
+        _set_list(s, None)
+        _set_braces(s, None)
         return s
 
     @classmethod
@@ -152,10 +158,15 @@ class CpuSet:
 
     def to_list(self) -> str:
         """Linux cpulist notation: ``0-3,8,10-11`` (empty set -> ``""``)."""
-        b = self._bits
-        if not b & (b >> 1):  # no two consecutive CPUs (e.g. one SMT sibling per core): every run is one id
-            return ",".join(map(str, self.ids))
-        return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.runs())
+        text = self._list
+        if text is None:
+            b = self._bits
+            if not b & (b >> 1):  # no two consecutive CPUs (e.g. one SMT sibling per core): every run is one id
+                text = ",".join(map(str, self.ids))
+            else:
+                text = ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.runs())
+            _set_list(self, text)
+        return text
 
     def to_hex(self) -> str:
         """taskset / Slurm mask: ``0xff``."""
@@ -194,7 +205,11 @@ class CpuSet:
 
     def to_braces(self) -> str:
         """Explicit OpenMP place listing every id: ``{0,1,2,3}``."""
-        return "{" + ",".join(map(str, self.ids)) + "}"
+        text = self._braces
+        if text is None:
+            text = "{" + ",".join(map(str, self.ids)) + "}"
+            _set_braces(self, text)
+        return text
 
     def __str__(self) -> str:
         return self.to_list()
@@ -218,6 +233,8 @@ class CpuSet:
 # plans make thousands), and object.__setattr__ costs twice as much.
 _set_bits = CpuSet._bits.__set__  # type: ignore[attr-defined]
 _set_ids = CpuSet._ids.__set__  # type: ignore[attr-defined]
+_set_list = CpuSet._list.__set__  # type: ignore[attr-defined]
+_set_braces = CpuSet._braces.__set__  # type: ignore[attr-defined]
 _new = object.__new__
 
 
