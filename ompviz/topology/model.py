@@ -363,6 +363,26 @@ class TopologyIndex:
                 self.single(p.os_index)
         return self._singles
 
+    def attr_sets(self, attr: str) -> dict[object, CpuSet]:
+        """{value: attr_set(attr, value)} for every value of ``attr``."""
+        key = ("sets", attr)
+        got = self._attr.get(key)
+        if got is None:
+            got = self._attr[key] = {v: self.attr_set(attr, v) for v in self.attr_groups(attr)[1]}
+        return got
+
+    @property
+    def cores_are_pu_groups(self) -> bool:
+        """Whether ``cores[k].cpus`` is exactly the PUs whose ``core`` is k, for every core (true for every topology
+        build_topology makes): then core_closure() and attr_groups("core") describe the same cores."""
+        got = self._attr.get("cores-match")
+        if got is None:
+            masks = self.attr_groups("core")[1]
+            got = self._attr["cores-match"] = len(masks) == len(self.core_masks) and all(
+                masks.get(k) == m for k, m in enumerate(self.core_masks)
+            )
+        return got
+
     def single(self, cpu: int) -> CpuSet:
         """The one-CPU set {cpu}, shared between calls for the topology's own PUs."""
         s = self._singles.get(cpu)
