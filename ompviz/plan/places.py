@@ -45,13 +45,6 @@ def with_ids(ids: list[int], mask: int | None = None) -> CpuSet:
     return CpuSet(ids) if mask is None else CpuSet.from_mask(mask)
 
 
-def _braces(p: CpuSet) -> str:
-    ids = p.ids
-    if len(ids) == 1:
-        return f"{{{ids[0]}}}"
-    return "{" + ",".join(map(str, ids)) + "}"
-
-
 def _omp(p: CpuSet) -> str:
     """Same text as CpuSet.to_omp (resource intervals)."""
     ids = p.ids
@@ -122,10 +115,13 @@ def group_places(topology: Topology, cpus: CpuSet, granularity: str) -> tuple[Cp
             groups.setdefault(key(c), []).append(c)
         # dict preserves first-seen order and CPUs are visited in ascending order: ordered by lowest CPU id.
         return tuple(CpuSet(ids) for ids in groups.values())
+    # objects in order of their lowest CPU in ``cpus`` (first seen walking the ids upwards), found in C
+    order = dict.fromkeys(map(value_of.__getitem__, cpus.ids))
+    if attr == "core" and idx.cores_are_pu_groups and idx.core_closure(m) == m:
+        return tuple(map(idx.attr_sets("core").__getitem__, order))  # whole cores only (the usual rank)
     out = []
     group_set, single = idx.attr_set, idx.single
-    # objects in order of their lowest CPU in ``cpus`` (first seen walking the ids upwards), found in C
-    for v in dict.fromkeys(map(value_of.__getitem__, cpus.ids)):
+    for v in order:
         gm = masks[v]
         pm = gm & m
         if pm == gm:
@@ -179,31 +175,10 @@ def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str
 
 
 # -- formatting -------------------------------------------------------------------------------------------------
-def format_explicit(places: Sequence[CpuSet], topology: Topology | None = None) -> str:
-    """``{0},{1},{2}`` / ``{0,192},{1,193}``. With the topology, the text of each place object is remembered: the
-    planner's places are mostly the topology's shared sets (one CPU, a whole core...), formatted once per machine
-    instead of once per plan."""
-    if topology is None:
-        return ",".join(map(_braces, places))
-    texts: dict = topology.memo("plan.place_text", _new_text_cache)  # type: ignore[assignment]
-    get = texts.get
-    out = []
-    for p in places:
-        e = get(id(p))
-        if e is None or e[0] is not p:  # keyed by id, so the entry must hold this very object
-            e = (p, _braces(p))
-            if len(texts) >= _TEXT_CACHE_MAX:
-                texts.clear()  # plans also make one-off places; keep the memory bounded
-            texts[id(p)] = e
-        out.append(e[1])
-    return ",".join(out)
-
-
-_TEXT_CACHE_MAX = 1 << 16
-
-
-def _new_text_cache(_topology: Topology) -> dict:
-    return {}
+def format_explicit(places: Sequence[CpuSet]) -> str:
+    # to_braces() text is kept by each set: a plan's places are mostly the topology's shared sets (one CPU, a
+    # whole core ...), so each is formatted once per machine, not once per plan
+    return ",".join(map(CpuSet.to_braces, places))
 
 
 def _shift(p: CpuSet, by: int) -> CpuSet | None:
@@ -282,12 +257,11 @@ def _intervals_of_cpus(f: list[int], places: Sequence[CpuSet]) -> str:
     return ",".join(out)
 
 
-def format_places(places: Sequence[CpuSet], notation: str, topology: Topology | None = None) -> str:
-    """``explicit`` or ``intervals`` (abstract is decided by the planner, which knows the topology); ``topology``
-    only makes explicit text faster (see format_explicit)."""
+def format_places(places: Sequence[CpuSet], notation: str) -> str:
+    """``explicit`` or ``intervals`` (abstract is decided by the planner, which knows the topology)."""
     if notation == "intervals":
         return format_intervals(places)
-    return format_explicit(places, topology)
+    return format_explicit(places)
 
 
 # -- parsing ----------------------------------------------------------------------------------------------------

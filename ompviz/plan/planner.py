@@ -277,19 +277,43 @@ def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int
     return out if go(list(range(len(units))), list(range(n)), 0) else None
 
 
+def _spread_fits(units: _Units, n: int, q: int, memo: dict) -> bool:
+    """Whether _spread_try(units, n, q) succeeds, without building the split: feasibility depends only on how
+    many ranks each domain gets (the same _shares counts), not on which ones."""
+    levels = [(units.pkg, True), (units.numa, True), (units.l3, False)]
+
+    def fits(idx: list[int], nranks: int, lv: int) -> bool:
+        while lv < len(levels):
+            keys, strict = levels[lv]
+            mk = (lv, idx[0])
+            groups = memo.get(mk)
+            if groups is None:
+                groups = memo[mk] = _groups(idx, keys)
+            if len(groups) > 1:
+                counts = _shares(nranks, [len(g) for g in groups], [len(g) // q for g in groups])
+                if counts is None:
+                    return not strict
+                return all(fits(g, c, lv + 1) for g, c in zip(groups, counts, strict=True) if c)
+            lv += 1
+        return True
+
+    return fits(list(range(len(units))), n, 0)
+
+
 def _spread(units: _Units, n: int) -> list[list[int]]:
     hi = len(units) // n
     lo = 1
     memo: dict = {}
-    best = _spread_try(units, n, 1, memo)  # q=1 always fits: every level has at least as many units as ranks
-    # feasibility is monotone in q (a smaller share fits everywhere a larger one does): binary search the largest
+    best_q = 1  # q=1 always fits: every level has at least as many units as ranks
+    # feasibility is monotone in q (a smaller share fits everywhere a larger one does): binary search the largest,
+    # testing feasibility only; the split itself is built once, for the q found
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        got = _spread_try(units, n, mid, memo)
-        if got is None:
-            hi = mid - 1
+        if _spread_fits(units, n, mid, memo):
+            lo, best_q = mid, mid
         else:
-            lo, best = mid, got
+            hi = mid - 1
+    best = _spread_try(units, n, best_q, memo)
     assert best is not None
     return [best[r] for r in range(n)]
 
@@ -430,10 +454,12 @@ def thread_cpu_list(threads: Sequence[ThreadPlacement]) -> list[int]:
     return out
 
 
-def _cpu_list(idx: tuple[int, ...], places: tuple[CpuSet, ...]) -> tuple[list[int], bool]:
+def _cpu_list(idx: tuple[int, ...], places: tuple[CpuSet, ...], cpus: CpuSet) -> tuple[list[int], bool]:
     """thread_cpu_list() of threads on places ``idx``, and whether every place used has one CPU (then it is exact)."""
+    if len(places) == len(cpus):  # places partition the CPUs: as many places as CPUs = one CPU each, in order
+        return list(map(cpus.ids.__getitem__, idx)), True
     ids = [pl.ids for pl in places]  # cached on the (mostly shared) place sets
-    if max(map(len, ids)) == 1 or all(len(ids[p]) == 1 for p in set(idx)):
+    if all(len(ids[p]) == 1 for p in set(idx)):
         return [ids[p][0] for p in idx], True
     seen: dict[int, int] = {}
     out = []
@@ -454,9 +480,9 @@ def build_worker(
     name = None
     if request.notation == "abstract" and places:
         name = abstract_name(topology, places, request.places)
-        omp_places = name if name else format_places(places, "explicit", topology)
+        omp_places = name if name else format_places(places, "explicit")
     else:
-        omp_places = format_places(places, request.notation, topology) if places else ""
+        omp_places = format_places(places, request.notation) if places else ""
     bind = request.bind
     env = (("OMP_PLACES", omp_places), ("OMP_PROC_BIND", bind), ("OMP_NUM_THREADS", str(T)))
     cache = {} if cache is None else cache
@@ -471,7 +497,7 @@ def build_worker(
         li = _place_index("llvm", bind, len(places), T, cache)
         gnu = _bound(gi, places)
         llvm = gnu if li == gi else _bound(li, places)  # equal tuples of immutable objects: share them
-        lst, exact = _cpu_list(li if request.runtime == "llvm" else gi, places)
+        lst, exact = _cpu_list(li if request.runtime == "llvm" else gi, places, cpus)
         strs = list(map(str, lst))
         alt = (
             ("GOMP_CPU_AFFINITY", " ".join(strs)),

@@ -187,16 +187,18 @@ def check(
     idx = topology.index
     whole_numa = request.strategy == "numa" and request.ranks <= len(topology.numa_nodes)
     for attr, code, what in (("package", "spans-package", "packages"), ("numa", "spans-numa", "NUMA nodes")):
-        group_masks = list(idx.attr_groups(attr)[1].values())
+        value_of, masks, known = idx.attr_groups(attr)
+        group_masks = list(masks.values())
         spanning = []
         for w in workers:
-            m = w.cpus.mask
+            m = w.cpus.mask & known
+            if not m or not m & ~masks[value_of[(m & -m).bit_length() - 1]]:
+                continue  # inside the group of its lowest CPU: one group (or none)
             nvals = 0
             for gm in group_masks:
                 if gm & m:
                     nvals += 1
-            if nvals > 1:
-                spanning.append((w, nvals))
+            spanning.append((w, nvals))
         if spanning:
             sev = "info" if (code == "spans-numa" and whole_numa) else "warning"
             w0, nvals = spanning[0]
@@ -225,7 +227,8 @@ def check(
         owned.append((w.rank, m))
     split_cpus = 0
     closure = idx.core_closure
-    if len(owned) > 1:
+    # no rank holding part of a core (the usual plan) = no split core; otherwise find the cores held by two ranks
+    if len(owned) > 1 and any(closure(m) != m for _r, m in owned):
         for _r, m in owned:
             if m:
                 split_cpus |= closure(m) & closure(seen & ~m)
