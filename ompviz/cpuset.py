@@ -268,6 +268,14 @@ def _ids_of(bits: int) -> tuple[int, ...]:
     k = x.bit_count()
     if k == n:
         return tuple(range(lo, lo + n))
+    if k <= 8:  # a few CPUs far apart (a core's SMT siblings N, N+2048): peel them off one by one
+        out = [lo]
+        x ^= 1
+        while x:
+            low = x & -x
+            out.append(lo + low.bit_length() - 1)
+            x ^= low
+        return tuple(out)
     runs = k - (x & (x >> 1)).bit_count()
     if runs * 4 <= k:  # long runs (consecutive CPUs): expand each run
         return tuple(chain.from_iterable(range(a + lo, b + lo + 1) for a, b in _runs_of(x)))
