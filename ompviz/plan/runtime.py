@@ -197,12 +197,25 @@ def runtime_differs(bind: str, num_places: int, num_threads: int, primary: int =
 
 
 def _groups(places: tuple[int | None, ...], num_places: int) -> str:
-    """'{0,1,4}{2,3}': the threads on each place, in place order (empty places shown as {})."""
+    """'{0,1,4}{2,3}': the threads on each place, in place order (empty places shown as {}).
+
+    Runs of three or more empty places are folded ('{0}{}x47{1}') so 4 threads on 192 places stay one line."""
     by_place: list[list[int]] = [[] for _ in range(num_places)]
     for thread, place in enumerate(places):
         if place is not None:
             by_place[place].append(thread)
-    return "".join("{" + ",".join(map(str, ts)) + "}" for ts in by_place)
+    out: list[str] = []
+    empty = 0
+    for ts in by_place + [None]:
+        if ts == []:
+            empty += 1
+            continue
+        if empty:
+            out.append("{}" * empty if empty < 3 else f"{{}}x{empty}")
+            empty = 0
+        if ts is not None:
+            out.append("{" + ",".join(map(str, ts)) + "}")
+    return "".join(out)
 
 
 def _ordinal(n: int) -> str:

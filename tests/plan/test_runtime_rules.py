@@ -159,3 +159,11 @@ def test_properties(runtime, bind, num_places, num_threads, data):
         assert list(placed) == [(primary + i) % num_places for i in range(num_threads)]
     else:  # spread T <= P: one thread per place, all places distinct
         assert len(set(placed)) == num_threads
+
+
+def test_describe_folds_runs_of_empty_places():
+    # 4 threads spread over 192 places (libgomp): sub-partitions of 48, threads on places 0, 48, 96, 144,
+    # so each thread is followed by 47 empty places; short runs (< 3) stay spelled out.
+    text = describe("gnu", "spread", 192, 4)
+    assert "Threads per place: {0}{}x47{1}{}x47{2}{}x47{3}{}x47." in text
+    assert describe("gnu", "spread", 4, 2).endswith("Threads per place: {0}{}{1}{}.")
