@@ -244,6 +244,7 @@ class TopologyIndex:
         "core_l3",
         "covered",
         "shapes",
+        "core_at_first",
         "extra",
         "_attr",
         "_sets",
@@ -279,11 +280,13 @@ class TopologyIndex:
         self.core_l3 = tuple(c.l3 for c in t.cores)
         covered = 0
         shapes: dict[tuple[int, ...], list[int]] = {}
-        for c in t.cores:
+        self.core_at_first: dict[int, int] = {}  # first CPU of a core -> its position in cores
+        for k, c in enumerate(t.cores):
             ids = c.cpus.ids
             if ids:
                 f = ids[0]
                 shapes.setdefault(tuple(i - f for i in ids[1:]), []).append(f)
+                self.core_at_first[f] = k
         for core_mask in self.core_masks:
             covered |= core_mask
         self.covered = covered
@@ -317,6 +320,20 @@ class TopologyIndex:
                 for d in offs:
                     out |= hit << d
         return out
+
+    def cores_in(self, mask: int) -> tuple[list[int], set[int]]:
+        """Positions in ``cores`` (ascending) of the cores with a CPU in ``mask``, and those lying wholly in it."""
+        touched = whole = 0
+        for offs, firsts in self.shapes:
+            t = w = mask & firsts
+            for d in offs:
+                present = (mask >> d) & firsts
+                t |= present
+                w &= present
+            touched |= t
+            whole |= w
+        at = self.core_at_first.__getitem__
+        return sorted(map(at, CpuSet.from_mask(touched).ids)), set(map(at, CpuSet.from_mask(whole).ids))
 
     def one_per_core(self, mask: int, last: bool = False) -> int:
         """Of each core keep only the lowest (``last``: highest) CPU of ``mask`` in it; CPUs in no core stay."""
