@@ -233,7 +233,7 @@ def _intervals_of_cpus(f: list[int], places: Sequence[CpuSet]) -> str:
     runs = []  # (step, first index into steps, length)
     pos = 0
     for v, g in groupby(steps):
-        k = sum(1 for _ in g)
+        k = len(list(g))
         runs.append((v, pos, k))
         pos += k
     out = []

@@ -98,26 +98,11 @@ def _core_units(topology: Topology, cand: CpuSet) -> _Units:
     if bits & idx.covered == idx.covered:  # every core whole (e.g. --smt all, nothing reserved): the lists as is
         u.masks, u.pkg, u.numa, u.l3 = list(masks), list(idx.core_package), list(idx.core_numa), list(idx.core_l3)
         return u
-    # Membership through the bit string (O(1) per CPU): ``core_mask & bits`` costs O(machine size) per core.
-    s = bin(bits)[:1:-1]
-    n = len(s)
-    keep, kept = [], []
-    for k, core in enumerate(topology.cores):
-        ids = core.cpus.ids
-        inside = [c for c in ids if c < n and s[c] == "1"]
-        if inside:
-            keep.append(k)
-            if len(inside) == len(ids):
-                kept.append(masks[k])
-            else:
-                m = 0
-                for c in inside:
-                    m |= 1 << c
-                kept.append(m)
-    u.masks = kept
-    u.pkg = [idx.core_package[k] for k in keep]
-    u.numa = [idx.core_numa[k] for k in keep]
-    u.l3 = [idx.core_l3[k] for k in keep]
+    keep, whole = idx.cores_in(bits)  # mask algebra per SMT layout, not a loop over every core
+    u.masks = [masks[k] if k in whole else masks[k] & bits for k in keep]
+    u.pkg = list(map(idx.core_package.__getitem__, keep))
+    u.numa = list(map(idx.core_numa.__getitem__, keep))
+    u.l3 = list(map(idx.core_l3.__getitem__, keep))
     return u
 
 
@@ -458,6 +443,9 @@ def _cpu_list(idx: tuple[int, ...], places: tuple[CpuSet, ...], cpus: CpuSet) ->
     """thread_cpu_list() of threads on places ``idx``, and whether every place used has one CPU (then it is exact)."""
     if len(places) == len(cpus):  # places partition the CPUs: as many places as CPUs = one CPU each, in order
         return list(map(cpus.ids.__getitem__, idx)), True
+    if len(set(idx)) == len(idx):  # one thread per place at most (T <= P): each takes its place's first CPU
+        used = [places[p].ids for p in idx]
+        return [x[0] for x in used], all(len(x) == 1 for x in used)
     ids = [pl.ids for pl in places]  # cached on the (mostly shared) place sets
     if all(len(ids[p]) == 1 for p in set(idx)):
         return [ids[p][0] for p in idx], True
