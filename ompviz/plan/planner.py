@@ -204,6 +204,18 @@ def _shares(n: int, weights: list[int], caps: list[int]) -> list[int] | None:
     return counts
 
 
+def _shares_memo(n: int, groups: list[list[int]], q: int, memo: dict) -> list[int] | None:
+    """_shares(n, group sizes, sizes // q), remembered: symmetric machines ask the same question in every domain
+    and in every try of the search for q. The list returned is shared: callers only read it."""
+    sizes = tuple(map(len, groups))
+    key = ("shares", n, q, sizes)
+    try:
+        return memo[key]
+    except KeyError:
+        got = memo[key] = _shares(n, list(sizes), [x // q for x in sizes])
+        return got
+
+
 def _deal(ranks: list[int], counts: list[int]) -> list[list[int]]:
     """Deal ranks round-robin over children, each up to its count (rank 0 -> child 0, rank 1 -> child 1, ...)."""
     out: list[list[int]] = [[] for _ in counts]
@@ -241,7 +253,7 @@ def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int
             if groups is None:
                 groups = memo[mk] = _groups(idx, keys)
             if len(groups) > 1:
-                counts = _shares(len(ranks), [len(g) for g in groups], [len(g) // q for g in groups])
+                counts = _shares_memo(len(ranks), groups, q, memo)
                 if counts is None:
                     if strict:
                         return False
@@ -275,7 +287,7 @@ def _spread_fits(units: _Units, n: int, q: int, memo: dict) -> bool:
             if groups is None:
                 groups = memo[mk] = _groups(idx, keys)
             if len(groups) > 1:
-                counts = _shares(nranks, [len(g) for g in groups], [len(g) // q for g in groups])
+                counts = _shares_memo(nranks, groups, q, memo)
                 if counts is None:
                     return not strict
                 return all(fits(g, c, lv + 1) for g, c in zip(groups, counts, strict=True) if c)
