@@ -182,7 +182,10 @@ def format_explicit(places: Sequence[CpuSet]) -> str:
 
 
 def _shift(p: CpuSet, by: int) -> CpuSet | None:
+    """p moved by ``by`` CPU ids; None when that leaves the id range (so it cannot equal any real place)."""
     if by >= 0:
+        if p.last is not None and p.last + by > MAX_CPU:
+            return None
         return CpuSet.from_mask(p.mask << by)
     if p.first is not None and p.first + by < 0:
         return None
@@ -191,9 +194,9 @@ def _shift(p: CpuSet, by: int) -> CpuSet | None:
 
 def _is_shift(p: CpuSet, a: tuple[int, ...], b: tuple[int, ...], stride: int) -> bool:
     """``_shift(p, stride) == q`` for ids ``a`` of p and ``b`` of q, on the small ids instead of the masks (a shift
-    of a 4,096-bit mask costs O(machine size)); raises like _shift when the shift leaves the CPU id range."""
+    of a 4,096-bit mask costs O(machine size)); False when the shift leaves the CPU id range, like _shift."""
     if a[-1] + stride > MAX_CPU:
-        _shift(p, stride)  # raises OmpvizError
+        return False
     if len(a) != len(b):
         return False
     if len(a) == 1:
@@ -247,8 +250,6 @@ def _intervals_of_cpus(f: list[int], places: Sequence[CpuSet]) -> str:
         v, st, k = runs[ri]
         if v > 0:
             last = st + k  # steps[st + k - 1] leads to place st + k: the last place of this interval
-            if last + 1 < n and f[last] + v > MAX_CPU:
-                _shift(places[last], v)  # raises, as the place-by-place walk does when it tries this shift
             out.append(f"{{{f[i]}}}:{last - i + 1}:{v}")
             i = last + 1
         else:

@@ -138,3 +138,15 @@ def test_shifted_runs_collapse(start, size, count, stride):
     assert list(parse_places(text)) == places
     if count > 1:
         assert text.count("{") == 1  # one place interval
+
+
+def test_intervals_near_the_top_cpu_id_do_not_crash():
+    # Place {0} shifted by 600000 is {600000} (an interval {0}:2:600000), but shifting {600000} again by 600000
+    # would leave the id range: that can never equal a real place, so it just ends the interval.
+    from ompviz.cpuset import CpuSet
+    from ompviz.plan.places import format_intervals, parse_places
+
+    places = (CpuSet([0]), CpuSet([600000]), CpuSet([1048575]))
+    text = format_intervals(places)
+    assert text == "{0}:2:600000,{1048575}"
+    assert parse_places(text) == places
