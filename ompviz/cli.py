@@ -22,8 +22,25 @@ SUBCOMMANDS = {
 }
 
 
+class _LazySubParsers(argparse._SubParsersAction):
+    """Subcommand parsers whose arguments are added only when that subcommand is chosen.
+
+    Each ``add_arguments`` imports its module (and e.g. the export formats for ``plan --format``); doing that for
+    every subcommand on every start cost the explorer's start-up more than its own argument parsing. The
+    top-level ``--help`` needs only the names and help texts, which SUBCOMMANDS holds.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        name = values[0] if values else None
+        sub = self._name_parser_map.get(name) if name else None
+        if sub is not None and not getattr(sub, "_ompviz_filled", False):
+            importlib.import_module(f"ompviz.commands.{name}").add_arguments(sub)
+            sub._ompviz_filled = True
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from ompviz.commands import common, tui
+    from ompviz.commands import tui
 
     parser = argparse.ArgumentParser(
         prog="ompviz",
@@ -32,12 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ompviz {__version__}")
     tui.add_arguments(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazySubParsers)
     for name, help_text in SUBCOMMANDS.items():
-        mod = importlib.import_module(f"ompviz.commands.{name}")
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        mod.add_arguments(p)
-    del common
+        sub.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
