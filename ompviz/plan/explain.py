@@ -30,7 +30,8 @@ def _strategy(topology: Topology, plan: Plan, info: dict) -> list[str]:
     st = req.strategy
     if st == "compact":
         return [
-            f"compact: the {n} rank{'s' if n != 1 else ''} take consecutive cores in hwloc logical order, so "
+            f"compact: {'the 1 rank takes' if n == 1 else f'the {n} ranks take'} consecutive cores in hwloc "
+            "logical order, so "
             "neighbouring ranks share packages and caches; a rank only crosses an L3/NUMA/package boundary when "
             "the cores do not divide evenly."
         ]
@@ -108,7 +109,8 @@ def _places(topology: Topology, plan: Plan) -> list[str]:
     w = next((w for w in plan.workers if w.places), None)
     if w is None:
         return []
-    line = f"places={req.places}: {_PLACES_WORDS[req.places]}; rank {w.rank} has {len(w.places)} place(s)."
+    count = f"{len(w.places)} place{'s' if len(w.places) != 1 else ''}"
+    line = f"places={req.places}: {_PLACES_WORDS[req.places]}; rank {w.rank} has {count}."
     lines = [line]
     if req.places == "cores" and topology.smt > 1 and req.smt == "all":
         lines.append(
