@@ -121,7 +121,19 @@ class OmpvizApp(App[None]):
     # widget, and the Warnings / Explain panes are only built the first time they are shown.
     TABS = {"tab-preview": "Preview", "tab-warnings": "Warnings", "tab-explain": "Explain"}
 
+    def _breakpoint_classes(self) -> dict[str, bool]:
+        """The screen classes Textual's breakpoints give this terminal size (Screen._on_resize's rule)."""
+        width, height = self.size
+        out = {}
+        for size, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
+            chosen = next((name for at, name in sorted(breakpoints, reverse=True) if size >= at), None)
+            out.update({name: name == chosen for _, name in breakpoints})
+        return out
+
     def compose(self) -> ComposeResult:
+        # Give the screen its breakpoint classes before anything is mounted: set by the first Resize instead, they
+        # would restyle every widget and lay the screen out once more before the first frame is complete.
+        self.screen.update_classes(self._breakpoint_classes(), animate=False)
         yield Static(header_text(self.topology), id="header")
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):

@@ -140,7 +140,8 @@ class Controls(BaseStyleCache, ScrollView, can_focus=True):
             for m in msgs:
                 lines += [("error", None, t) for t in _wrap(m, width)]
             self._lines = lines
-            self.virtual_size = Size(width, len(lines))
+            # Only the height is content-sized (height: auto); a width here would make every resize a relayout.
+            self.virtual_size = Size(0, len(lines))
         return self._lines
 
     def _changed(self) -> None:

@@ -19,7 +19,7 @@ from textual.widgets.option_list import Option
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
-from ompviz.tui.widgets.topomap import MARKS, PALETTE, BaseStyleCache, rank_style
+from ompviz.tui.widgets.topomap import MARKS, PALETTE, BaseStyleCache, rank_style, set_virtual_size_quietly
 
 SOURCE_NAMES = {
     "live": "live machine",
@@ -169,7 +169,7 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
         self._rows = rows
         self._keys = keys if keys is not None else [str(i) for i in range(len(rows))]
         self.cursor_row = min(self.cursor_row, max(len(rows) - 1, 0))
-        self.virtual_size = Size(sum(widths) + 2 * len(widths), len(rows) + 1)
+        set_virtual_size_quietly(self, Size(sum(widths) + 2 * len(widths), len(rows) + 1))
         self.refresh()
 
     def move_cursor(self, row: int) -> None:
@@ -556,12 +556,16 @@ class TextView(BaseStyleCache, ScrollView):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._text = Text()
-        self._lines: list[Strip] | None = None
+        self._parts: list[Text] | None = None  # the text folded at _folded_width, one Text per screen line
+        self._folded_width = 0
+        self._strips: dict[int, Strip] = {}  # rendered lines, only those that were shown
 
     def update(self, text: Text) -> None:
         self._text = text
-        self._lines = None
-        self.scroll_to(y=0, animate=False)
+        self._parts = None
+        self._strips.clear()
+        if self.scroll_offset.y:
+            self.scroll_to(y=0, animate=False)
         self._fold()
         self.refresh()
 
@@ -569,31 +573,43 @@ class TextView(BaseStyleCache, ScrollView):
     def plain(self) -> str:
         return self._text.plain
 
-    def on_resize(self) -> None:
-        self._lines = None
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Fold for the new width inside Textual's layout pass, so the next frame is already the final one.
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
         self._fold()
+        return resized
 
-    def _fold(self) -> list[Strip]:
-        if self._lines is None:
-            width = max(self.scrollable_content_region.width, 1)
-            console = self.app.console
-            lines: list[Strip] = []
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # rendered with the old base style
+
+    def _fold(self) -> list[Text]:
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return []  # not laid out yet: folding at a made-up width would be thrown away (and is slow at 1)
+        if self._parts is None or width != self._folded_width:
+            parts: list[Text] = []
             for line in self._text.split("\n", allow_blank=True):
-                for part in line.divide(_breaks(line.plain, width)) if len(line.plain) > width else [line]:
-                    lines.append(Strip(list(part.render(console, end=""))))
-            while lines and not lines[-1].cell_length:
-                lines.pop()
-            self._lines = lines
-            self.virtual_size = Size(width, len(lines))
-        return self._lines
+                plain = line.plain
+                parts.extend(line.divide(_breaks(plain, width)) if len(plain) > width else (line,))
+            while parts and not parts[-1].plain:
+                parts.pop()
+            self._parts, self._folded_width = parts, width
+            self._strips.clear()
+            set_virtual_size_quietly(self, Size(width, len(parts)))
+        return self._parts
 
     def render_line(self, y: int) -> Strip:
-        lines = self._fold()
+        parts = self._fold()
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        if index >= len(lines):
+        if index >= len(parts):
             return Strip.blank(width, self.base_style)
-        return lines[index].apply_style(self.base_style).crop_extend(0, width, self.base_style)
+        strip = self._strips.get(index)
+        if strip is None:
+            segments = list(parts[index].render(self.app.console, end=""))
+            strip = self._strips[index] = Strip(segments).apply_style(self.base_style)
+        return strip.crop_extend(0, width, self.base_style)
 
 
 def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:

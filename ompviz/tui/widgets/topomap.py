@@ -15,6 +15,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan
@@ -76,6 +77,21 @@ class BaseStyleCache:
         self._base = None  # a new parent or size may come with new ancestors' styles
 
 
+def set_virtual_size_quietly(widget: Widget, size: Size) -> None:
+    """Set a line-drawn ScrollView's virtual size without Textual's relayout of the whole screen.
+
+    ``virtual_size`` is a layout reactive: every change re-arranges and repaints every widget on the screen. Our
+    scroll views get their size from the CSS (not from their content), so a new virtual size can only change their
+    own scrollbars: those are updated here, and a relayout happens only when one appears or disappears (the
+    scrollbar reactives ask for it themselves).
+    """
+    if widget.virtual_size == size:
+        return
+    widget.set_reactive(Widget.virtual_size, size)
+    if widget.container_size:  # not laid out yet: the first layout reads the new size
+        widget._scroll_update(size)
+
+
 @dataclass(frozen=True, slots=True)
 class MapState:
     """Everything the colours depend on (an immutable snapshot handed over by the app)."""
@@ -133,15 +149,17 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
         self.state = MapState({}, CpuSet(), CpuSet(), CpuSet())
         self._layout: MapLayout | None = None
         self._layout_key: tuple | None = None
-        self._layout_cache: dict[tuple, MapLayout] = {}
+        # (not `_layout_cache`: Textual's Widget uses that name and clears it on every refresh and resize)
+        self._map_layouts: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
         self._cpu_lines: tuple[MapLayout, dict[int, set[int]]] | None = None  # (layout, cpu -> its lines)
         self._hover: Cell | None = None
+        self._title = ""
 
     # -- inputs from the app ---------------------------------------------------------------------
     def set_topology(self, topology: Topology) -> None:
         self.topology = topology
-        self._layout_cache.clear()
+        self._map_layouts.clear()
         self._hover = None
         self._relayout()
 
@@ -211,9 +229,9 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
 
     def _build(self, width: int, level: str) -> MapLayout:
         key = (width, level, self.numbering)
-        lay = self._layout_cache.get(key)
+        lay = self._map_layouts.get(key)
         if lay is None:
-            lay = self._layout_cache[key] = build_layout(self.topology, width, level, self.numbering)
+            lay = self._map_layouts[key] = build_layout(self.topology, width, level, self.numbering)
         return lay
 
     def notify_style_update(self) -> None:
@@ -222,7 +240,7 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
 
     def _relayout(self) -> None:
         if not self.size.width:
-            return  # not laid out yet: on_resize lays out at the real size (building it for width 0 is wasted)
+            return  # not laid out yet: the first layout sizes us (building it for width 0 is wasted)
         width, height = self._content_size()
         if self.fold == "auto":
             level = LEVELS[-1]
@@ -232,18 +250,26 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
                     break
         else:
             level = self.fold
-        self._layout = self._build(width, level)
-        self._strips.clear()
-        self.virtual_size = Size(self._layout.width, self._layout.height)
+        lay = self._build(width, level)
         title = f"Topology · {LEVEL_NAMES[level]} view{' (auto)' if self.fold == 'auto' else ''} · "
         title += "logical L# numbering" if self.numbering == "logical" else "OS P# numbering"
-        self.border_title = title
+        if lay is self._layout and title == self._title:
+            return  # same geometry (e.g. the Resize event after the layout we already did): keep the strips
+        self._layout = lay
+        self._strips.clear()
+        set_virtual_size_quietly(self, Size(lay.width, lay.height))
+        if title != self._title:
+            self._title = self.border_title = title
         self.refresh()
 
-    def on_resize(self) -> None:
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Lay the map out for its new size right here, inside Textual's layout pass, so the frame painted next
+        # already shows it (waiting for the Resize event paints the screen once more).
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
         self._relayout()
+        return resized
 
-    def on_mount(self) -> None:
+    def on_resize(self) -> None:
         self._relayout()
 
     # -- drawing ---------------------------------------------------------------------------------
