@@ -55,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options naming a source or a file: an empty value (e.g. an unset shell variable) must not silently mean
+# "the live machine" or "stdout".
+_PATH_OPTIONS = {
+    "topology": "--topology",
+    "output": "-o/--output",
+    "config": "--config",
+    "per_rank_dir": "--per-rank-dir",
+    "screenshot": "--screenshot",
+}
+
+
+def _refuse_empty(args: argparse.Namespace) -> None:
+    for dest, flag in _PATH_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None and not str(value).strip():
+            raise OmpvizError(f"{flag} is empty: give a value (is a shell variable unset?)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -66,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args.worker_command = command
     name = args.command or "tui"
     try:
+        _refuse_empty(args)
         mod = importlib.import_module(f"ompviz.commands.{name}")
         return int(mod.run(args) or 0)
     except OmpvizError as e:

@@ -8,8 +8,27 @@ import tempfile
 from ompviz.errors import OmpvizError
 
 
+def _umask() -> int:
+    # Linux tells the umask without changing it; elsewhere set-and-restore (the CLI is single-threaded there).
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def write_atomic(path: str, text: str, *, force: bool = False, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically. Refuses to overwrite without ``force``; one-line errors."""
+    """Write ``text`` to ``path`` atomically. Refuses to overwrite without ``force``; one-line errors.
+
+    The file gets ``mode`` (e.g. 0o755 for scripts), else what a plain ``open(path, "w")`` would give (0o666 less
+    the umask): mkstemp's private 0o600 would surprise users handing rank files to a service account."""
+    if not path or not str(path).strip():
+        raise OmpvizError("empty output path: give a file name, e.g. -o launch.sh")
     path = os.path.expanduser(path)
     if os.path.isdir(path):
         raise OmpvizError(f"{path}: is a directory; give a file name")
@@ -25,8 +44,7 @@ def write_atomic(path: str, text: str, *, force: bool = False, mode: int | None 
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, (mode if mode is not None else 0o666) & ~_umask())
         os.replace(tmp, path)
         tmp = None
     except OSError as e:

@@ -58,6 +58,8 @@ def load(source: str | None = "live") -> Topology:
 
         return load_hwloc_xml(path, source=src)
     if text.startswith(b"{"):
+        if b'"ompviz-config"' in head:
+            return _load_config_topology(path, src)
         if b'"ompviz_snapshot"' in head:
             from ompviz.topology.snapshot import load_snapshot
 
@@ -73,6 +75,26 @@ def load(source: str | None = "live") -> Topology:
         f"{src}: not a topology ompviz can read (expected hwloc XML, lscpu -J -e / -p output, an ompviz "
         "snapshot, or a sysfs dump directory/tarball)"
     )
+
+
+def _load_config_topology(path: str, src: str) -> Topology:
+    """The machine embedded in a saved config (``ompviz plan -f json``), so ``show -t cfg.json`` works too."""
+    import json
+
+    from ompviz.topology.snapshot import from_snapshot
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            snap = json.load(f)["topology"]["snapshot"]
+    except OSError as e:
+        raise OmpvizError(f"{src}: cannot read: {e.strerror or e}") from None
+    except ValueError as e:
+        raise OmpvizError(f"{src}: broken JSON ({e})") from None
+    except (KeyError, TypeError):
+        raise OmpvizError(
+            f"{src}: an ompviz config without topology.snapshot; re-save it with 'ompviz plan -f json'"
+        ) from None
+    return from_snapshot(snap, source=src)
 
 
 def _is_tar(path: str) -> bool:
