@@ -48,11 +48,14 @@ def _full_tree(topology: Topology) -> _Node:
         if not m:
             continue
         p = by_os[core.cpus.first]
-        keys = (
-            ("package", p.package),
-            ("die", (p.package, p.die)) if p.die is not None else None,
-            ("l3", p.l3) if p.l3 is not None else None,
-        )
+        if p.levels:  # the source recorded hwloc's whole chain of objects above the core
+            keys = tuple(("level", k) for k in p.levels)
+        else:
+            keys = (
+                ("package", p.package),
+                ("die", (p.package, p.die)) if p.die is not None else None,
+                ("l3", p.l3) if p.l3 is not None else None,
+            )
         node = root
         node.mask |= m
         node.cores.append((pos, m))

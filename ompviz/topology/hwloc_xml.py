@@ -51,6 +51,9 @@ class _Ctx:
     l3: int | None = None
     core: int | None = None
     obj_type: str | None = None  # type of the innermost enclosing <object>
+    # document numbers of every enclosing object below the root and above the Core (Package, Die, Group, caches,
+    # 1.x NUMANode...): hwloc's CPU tree as hwloc_distrib() walks it (PURecord.levels)
+    chain: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -129,33 +132,34 @@ class _Reader:
             if len(self.pus) >= MAX_PUS:
                 raise _Refused(f"it has more than {MAX_PUS} PUs, more than ompviz handles")
             self.pus.append((os_index, ctx))
-            return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t)
-        if t in _PACKAGE_TYPES:
-            self.counter += 1
-            self.package_os[self.counter] = _int_or_none(a.get("os_index"))
-            return _Ctx(self.counter, None, ctx.l3, ctx.core, t)
-        if t == "Die":
-            self.counter += 1
-            self.die_os[self.counter] = _int_or_none(a.get("os_index"))
-            return _Ctx(ctx.package, self.counter, ctx.l3, ctx.core, t)
+            return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t, ctx.chain)
         if t == "Core":
             self.counter += 1
-            return _Ctx(ctx.package, ctx.die, ctx.l3, self.counter, t)
+            return _Ctx(ctx.package, ctx.die, ctx.l3, self.counter, t, ctx.chain)
+        self.counter += 1
+        me = self.counter
+        # the root object (Machine; System in 1.x) is not part of the chain, nor anything inside a Core
+        chain = ctx.chain if len(self.stack) == 1 or ctx.core is not None else (*ctx.chain, me)
+        if t in _PACKAGE_TYPES:
+            self.package_os[me] = _int_or_none(a.get("os_index"))
+            return _Ctx(me, None, ctx.l3, ctx.core, t, chain)
+        if t == "Die":
+            self.die_os[me] = _int_or_none(a.get("os_index"))
+            return _Ctx(ctx.package, me, ctx.l3, ctx.core, t, chain)
         if t == "NUMANode":
             os_index = _int(a.get("os_index"), "NUMANode os_index", self.source)
             self.numas.append((os_index, a.get("cpuset", ""), _int_or_none(a.get("local_memory"))))
-            return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t)
+            return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t, chain)
         if t in _CACHE_TYPES:
             level = _cache_level(t, a)
             size = _int_or_none(a.get("cache_size"))
             if level and size:
                 self.cache_sizes.setdefault(level, size)
             if level == "L3":
-                self.counter += 1
                 if size:
-                    self.l3_sizes[self.counter] = size
-                return _Ctx(ctx.package, ctx.die, self.counter, ctx.core, t)
-        return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t)
+                    self.l3_sizes[me] = size
+                return _Ctx(ctx.package, ctx.die, me, ctx.core, t, chain)
+        return _Ctx(ctx.package, ctx.die, ctx.l3, ctx.core, t, chain)
 
     def _info(self, ctx: _Ctx, a: dict[str, str]) -> None:
         name, value = a.get("name"), a.get("value")
@@ -360,6 +364,7 @@ def _build(reader: _Reader, fallback_name: str | None = None) -> Topology:
                 core_key=ctx.core,
                 kind=next((label for cpus, label in kinds if os_index in cpus), None),
                 online=online_v1 is None or os_index in online_v1,
+                levels=ctx.chain,
                 allowed=allowed is None or os_index in allowed,
             )
         )

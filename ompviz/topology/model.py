@@ -38,6 +38,11 @@ class PURecord:
     kind: str | None = None
     online: bool = True
     allowed: bool = True
+    # hwloc's CPU-tree ancestors of this PU's core below the Machine, outermost first (Package, Die, Groups such as
+    # Arm clusters or NUMA-derived groups, caches...), each a hashable key unique machine-wide. Only the shape of
+    # the tree matters (hwloc_distrib() splits at objects with several children); an object whose CPUs equal its
+    # parent's may be listed or not. () = the source does not know: the tree is package > die > L3 then.
+    levels: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class PU:
     kind: str | None  # e.g. "P"/"E" (Intel hybrid), "big"/"little" (Arm), None when uniform/unknown
     online: bool
     allowed: bool
+    levels: tuple[object, ...] = ()  # PURecord.levels; () for offline PUs and sources that do not know
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +521,7 @@ def build_topology(
                     r.kind,
                     True,
                     r.allowed,
+                    r.levels,
                 )
             )
         else:

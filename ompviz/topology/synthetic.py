@@ -442,6 +442,12 @@ def _build(desc: str, source: str, levels: list[_Level], attached: list[_Attache
         k = j // below
         return idx[k] if idx else k
 
+    # hwloc's CPU tree above the cores: every level of the string down to the core level (or to the PUs when
+    # there is none). A NUMA level becomes a Group object holding the node (hwloc 2 NUMA nodes are memory
+    # children), so it splits like any other level in hwloc_distrib().
+    last = by_kind.get("core", len(levels) - 1)
+    chain_below = [total // levels[d].total for d in range(1, last)]
+
     records = []
     for j in range(total):
         numa = name_of(j, numa_below, numa_idx)
@@ -455,6 +461,7 @@ def _build(desc: str, source: str, levels: list[_Level], attached: list[_Attache
                 numa=numa,
                 l3_key=None if l3_below is None else j // l3_below,
                 core_key=None if core_below is None else j // core_below,
+                levels=tuple((d, j // below) for d, below in enumerate(chain_below, 1)),
             )
         )
     cache_sizes: dict[str, int] = {}
