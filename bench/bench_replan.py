@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import time
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 FRAME = 1 / 60
 
 
-def bench(rounds: int, fold: str) -> dict[str, dict[str, float]]:
+def bench(rounds: int, fold: str, freeze: bool = True) -> dict[str, dict[str, float]]:
     sys.path.insert(0, str(REPO / "tests" / "tui"))
     from textual.screen import Screen
     from tui_machines import big4096
@@ -48,6 +49,8 @@ def bench(rounds: int, fold: str) -> dict[str, dict[str, float]]:
             marks["plan"] = marks.get("plan", 0.0) + clock() - t0
 
     app = OmpvizApp(topo, PlanRequest(ranks=16, strategy="spread"), planner=planner, optional_screens={})
+    if freeze:
+        gc.freeze()  # what `ompviz` does once the topology is loaded and the app built (commands.tui.build_app)
     original_set_request = app.set_request
 
     def set_request(req):
@@ -102,8 +105,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--fold", default="pu", help="map fold level while measuring (pu shows the most cells)")
+    ap.add_argument(
+        "--no-freeze", action="store_true", help="leave the topology to the cyclic GC (ompviz freezes it at start-up)"
+    )
     args = ap.parse_args()
-    med = bench(args.rounds, args.fold)
+    med = bench(args.rounds, args.fold, freeze=not args.no_freeze)
     print(f"key -> replan -> repaint, 4,096 PUs, 160x50, {args.fold} view, median of {args.rounds} presses each (ms):")
     print(f"  {'key':6} {'plan':>7} {'update':>7} {'render':>7} {'total':>7}  frames(total/16.7ms)")
     for key, m in med.items():

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Iterable
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -113,6 +114,8 @@ class OmpvizApp(App[None]):
         self._owners: dict = {}  # the current plan's cpu -> ranks, computed once per plan
         self._tab_plan: dict[str, Plan | None] = {}  # which plan each lazily built pane shows
         self._optional_found: dict[str, bool] = {}
+        self._legend: Text | None = None  # what the legend shows
+        self._env_title = ""
         self._replan(self.request, notify=False)
 
     # -- layout ----------------------------------------------------------------------------------
@@ -238,7 +241,10 @@ class OmpvizApp(App[None]):
         plan = self.plan
         if reflect_controls:
             self.query_one(Controls).show_request(self.request)
-        self.query_one("#legend", Static).update(legend_text(plan), layout=False)  # fixed height: no relayout
+        legend = legend_text(plan)
+        if legend != self._legend:  # the same number of ranks draws the same legend
+            self._legend = legend
+            self.query_one("#legend", Static).update(legend, layout=False)  # fixed height: no relayout
         self.query_one(WorkerTable).show_plan(plan, self.selected_rank)
         n_warn = len(plan.warnings) if plan else 0
         errors = sum(1 for w in plan.warnings if w.severity == "error") if plan else 0
@@ -273,7 +279,9 @@ class OmpvizApp(App[None]):
         self.query_one(ThreadTable).show_worker(worker, self.request.runtime)
         env = self.query_one("#worker-env", TextView)
         env.update(worker_env_text(worker, self.plan_error))
-        env.border_title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
+        title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
+        if title != self._env_title:  # setting a border title repaints the whole widget
+            self._env_title = env.border_title = title
 
     def _update_map(self) -> None:
         plan = self.plan

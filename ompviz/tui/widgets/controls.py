@@ -113,6 +113,7 @@ class Controls(BaseStyleCache, ScrollView, can_focus=True):
         self.current = "ranks"
         self._caret = len(self._texts["ranks"])
         self._lines: list[tuple[str, str | None, str]] | None = None  # (kind, field, text)
+        self._painted: dict[int, tuple] = {}  # line index -> _line_key it was last drawn with
 
     # -- geometry --------------------------------------------------------------------------------
     def fields(self) -> list[str]:
@@ -145,10 +146,30 @@ class Controls(BaseStyleCache, ScrollView, can_focus=True):
         return self._lines
 
     def _changed(self) -> None:
-        before = len(self._lines) if self._lines is not None else -1
+        before = self._lines
         self._lines = None
-        # a relayout repaints the whole screen: only ask for one when the form grows or shrinks
-        self.refresh(layout=len(self._layout()) != before)
+        lines = self._layout()
+        if before is None or len(lines) != len(before):
+            # a relayout repaints the whole screen: only ask for one when the form grows or shrinks
+            self.refresh(layout=True)
+            return
+        # Repaint only the lines that now look different (a key press changes one field).
+        top = self.scroll_offset.y
+        for i in range(top, min(top + self.size.height, len(lines))):
+            if self._painted.get(i) != self._line_key(i, lines):
+                self.refresh_lines(i)
+
+    def _line_key(self, index: int, lines: list[tuple[str, str | None, str]]) -> tuple:
+        """Everything render_line draws line ``index`` from (its width and styles aside: changing those repaints
+        the whole widget anyway)."""
+        kind, name, text = lines[index]
+        if kind != "field" or name is None:
+            return (kind, text)
+        current = name == self.current
+        if name in CHOICES:
+            return (name, getattr(self.request, name), current)
+        focus = current and self.has_focus
+        return (name, self._texts[name], current, focus, self._caret if focus else 0, name in self._errors)
 
     def on_resize(self) -> None:
         self._changed()
@@ -164,6 +185,7 @@ class Controls(BaseStyleCache, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= len(lines):
             return Strip.blank(width, self.base_style)
+        self._painted[index] = self._line_key(index, lines)
         kind, field_name, text = lines[index]
         cs = self.get_component_rich_style
         if kind == "name":

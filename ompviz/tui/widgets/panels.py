@@ -156,29 +156,50 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
                     widths[i] = len(text)
         for i, m in enumerate(self.MAX_WIDTHS):
             widths[i] = min(widths[i], m)
+        changed: list[int] | None = None  # rows to repaint; None: all of them
         if widths != self._widths:
             self._widths = widths
             self._strips.clear()
         else:
             old = self._rows
-            for i, row in enumerate(rows):
-                if i >= len(old) or old[i] != row:
-                    self._strips.pop(i, None)
-            for i in range(len(rows), len(old)):
+            changed = [i for i, row in enumerate(rows) if i >= len(old) or old[i] != row]
+            changed += range(len(rows), len(old))
+            for i in changed:
                 self._strips.pop(i, None)
         self._rows = rows
         self._keys = keys if keys is not None else [str(i) for i in range(len(rows))]
-        self.cursor_row = min(self.cursor_row, max(len(rows) - 1, 0))
+        cursor = min(self.cursor_row, max(len(rows) - 1, 0))
+        if cursor != self.cursor_row and changed is not None:
+            changed += (cursor, self.cursor_row)
+            self._strips.pop(self.cursor_row, None)
+            self._strips.pop(cursor, None)
+        self.cursor_row = cursor
         set_virtual_size_quietly(self, Size(sum(widths) + 2 * len(widths), len(rows) + 1))
-        self.refresh()
+        if changed is None:
+            self.refresh()
+        else:
+            self._refresh_rows(changed)
+
+    def _refresh_rows(self, rows: list[int]) -> None:
+        """Repaint only these rows (those on screen): every repainted line costs Textual the same, changed or not."""
+        top = self.scroll_offset.y
+        shown = sorted({i for i in rows if top <= i < top + max(self.size.height - 1, 0)})
+        start = prev = None
+        for i in [*shown, None]:
+            if start is not None and (i is None or i != prev + 1):
+                self.refresh_lines(start + 1, prev - start + 1)  # +1: the header line
+                start = None
+            if start is None:
+                start = i
+            prev = i
 
     def move_cursor(self, row: int) -> None:
         row = min(max(row, 0), max(len(self._rows) - 1, 0))
         if row != self.cursor_row:
             self._strips.pop(self.cursor_row, None)
             self._strips.pop(row, None)
+            self._refresh_rows([self.cursor_row, row])
             self.cursor_row = row
-            self.refresh()
         self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> None:
@@ -289,6 +310,7 @@ class ThreadTable(LineTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(("thr", "libgomp: place → CPUs", "LLVM libomp: place → CPUs"), id=id)
         self._shown: tuple | None = None
+        self._titles: tuple[str, str] | None = None
 
     def show_worker(self, worker: Worker | None, runtime: str) -> int:
         """Returns the number of threads placed differently by the two runtimes."""
@@ -297,8 +319,7 @@ class ThreadTable(LineTable):
         diff = 0
         rows = []
         if worker is None:
-            self.border_title = "Threads"
-            self.border_subtitle = ""
+            title, subtitle = "Threads", ""
         else:
             n = max(len(worker.gnu), len(worker.llvm))
             red = Style(bold=True, color="red")
@@ -310,12 +331,15 @@ class ThreadTable(LineTable):
                 style = red if differs else None
                 rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
             first = "libgomp" if runtime == "gnu" else "LLVM"
-            self.border_title = f"Rank {worker.rank}: {n} threads"
-            self.border_subtitle = (
+            title = f"Rank {worker.rank}: {n} threads"
+            subtitle = (
                 f"{diff} thread(s) differ between runtimes"
                 if diff
                 else f"same placement in both runtimes ({first} shown)"
             )
+        if (title, subtitle) != self._titles:  # setting either repaints the whole widget
+            self._titles = (title, subtitle)
+            self.border_title, self.border_subtitle = title, subtitle
         self._shown = (worker, runtime, diff)
         self.set_rows(rows)
         return diff
@@ -561,13 +585,28 @@ class TextView(BaseStyleCache, ScrollView):
         self._strips: dict[int, Strip] = {}  # rendered lines, only those that were shown
 
     def update(self, text: Text) -> None:
+        old_parts = self._parts
         self._text = text
         self._parts = None
-        self._strips.clear()
         if self.scroll_offset.y:
+            self._strips.clear()
             self.scroll_to(y=0, animate=False)
-        self._fold()
-        self.refresh()
+            self.refresh()
+            return
+        parts = self._fold()
+        if old_parts is None or self._parts is None:
+            self._strips.clear()
+            self.refresh()
+            return
+        # Repaint only the lines that differ (a new bind policy changes one line of the environment).
+        changed = [i for i, part in enumerate(parts) if i >= len(old_parts) or old_parts[i] != part]
+        changed += range(len(parts), len(old_parts))
+        for i in changed:
+            self._strips.pop(i, None)
+        height = self.size.height
+        shown = [i for i in changed if i < height]
+        if shown:
+            self.refresh_lines(shown[0], shown[-1] - shown[0] + 1)
 
     @property
     def plain(self) -> str:
@@ -594,8 +633,9 @@ class TextView(BaseStyleCache, ScrollView):
                 parts.extend(line.divide(_breaks(plain, width)) if len(plain) > width else (line,))
             while parts and not parts[-1].plain:
                 parts.pop()
+            if width != self._folded_width:
+                self._strips.clear()
             self._parts, self._folded_width = parts, width
-            self._strips.clear()
             set_virtual_size_quietly(self, Size(width, len(parts)))
         return self._parts
 

@@ -85,11 +85,21 @@ def set_virtual_size_quietly(widget: Widget, size: Size) -> None:
     own scrollbars: those are updated here, and a relayout happens only when one appears or disappears (the
     scrollbar reactives ask for it themselves).
     """
-    if widget.virtual_size == size:
+    old = widget.virtual_size
+    if old == size:
         return
     widget.set_reactive(Widget.virtual_size, size)
-    if widget.container_size:  # not laid out yet: the first layout reads the new size
-        widget._scroll_update(size)
+    if not widget.container_size:
+        return  # not laid out yet: the first layout reads the new size
+    # Widget._scroll_update without its unconditional scrollbar repaints (a scrollbar costs a millisecond to draw):
+    # the scrollbars' reactives repaint them only when their numbers change.
+    widget._refresh_scrollbars()
+    if widget.show_vertical_scrollbar and widget.styles.scrollbar_size_vertical:
+        widget.vertical_scrollbar.window_virtual_size = size.height
+    if widget.show_horizontal_scrollbar and widget.styles.scrollbar_size_horizontal:
+        widget.horizontal_scrollbar.window_virtual_size = size.width
+    widget.scroll_x = widget.validate_scroll_x(widget.scroll_x)
+    widget.scroll_y = widget.validate_scroll_y(widget.scroll_y)
 
 
 @dataclass(frozen=True, slots=True)
