@@ -43,12 +43,15 @@ def _full_tree(topology: Topology) -> _Node:
     """
     root = _Node()
     by_os = topology._by_os
+    # A source that records hwloc's chain (PURecord.levels) leaves it empty for cores right under the Machine:
+    # one PU with levels means every core's chain is known.
+    known = any(p.levels for p in topology.pus)
     for pos, core in enumerate(topology.cores):  # logical order
         m = core.cpus.mask
         if not m:
             continue
         p = by_os[core.cpus.first]
-        if p.levels:  # the source recorded hwloc's whole chain of objects above the core
+        if known:  # the source recorded hwloc's whole chain of objects above the core
             keys = tuple(("level", k) for k in p.levels)
         else:
             keys = (

@@ -520,6 +520,125 @@ def _find_cgroup_cpus(r: _Reader) -> tuple[CpuSet | None, str | None]:
     return cpus, (name if cpus is not None else None)
 
 
+# -- hwloc's CPU tree ------------------------------------------------------------------------------------
+def _node_distances(fs: Fs, nodes: list[int]) -> list[list[int]] | None:
+    """``nodeN/distance`` rows (the ACPI SLIT) for ``nodes`` in that order; None when any is missing or odd.
+
+    Optional to the model: a garbled file only loses the distance Groups, as in hwloc (it drops the matrix).
+    """
+    rows = []
+    for n in nodes:
+        text = fs.read_text(f"{NODE_DIR}/node{n}/distance")
+        try:
+            row = [parse_int(x) for x in (text or "").split()]
+        except ValueError:
+            return None
+        if len(row) != len(nodes):
+            return None
+        rows.append(row)
+    return rows if len(nodes) > 1 else None
+
+
+def distance_groups(values: list[list[int]]) -> list[list[int]]:
+    """The Groups hwloc builds from a NUMA latency matrix (``hwloc__groups_by_distances``, accuracy 0, as
+    without HWLOC_GROUPING_ACCURACY): lists of matrix positions, innermost groups first.
+
+    Objects transitively linked by the smallest off-diagonal distance form a group (a lone object none; one group
+    of everything is no group); groups are then grouped again over their average distances, while more than
+    two objects remain. A matrix that is not symmetric or whose diagonal is not strictly smallest is not used.
+    """
+    n = len(values)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if values[i][j] != values[j][i] or values[i][j] <= values[i][i]:
+                return []
+    objs = [[i] for i in range(n)]
+    out: list[list[int]] = []
+    while len(objs) > 2:
+        k = len(objs)
+        mind = min(values[i][j] for i in range(k) for j in range(k) if i != j)
+        ids = [0] * k
+        gid, skipped = 1, 0
+        for i in range(k):
+            if ids[i]:
+                continue
+            ids[i] = gid
+            members, size = [i], 1
+            while members:
+                nxt = []
+                for j in members:
+                    for m in range(k):
+                        if not ids[m] and values[j][m] == mind:
+                            ids[m] = gid
+                            nxt.append(m)
+                size += len(nxt)
+                members = nxt
+            if size == 1:
+                ids[i] = 0
+                skipped += 1
+                continue
+            gid += 1
+        ngroups = gid - 1
+        if ngroups == 0 or (ngroups == 1 and not skipped):
+            break
+        groups = [[i for i in range(k) if ids[i] == g] for g in range(1, gid)]
+        objs = [[x for i in g for x in objs[i]] for g in groups]
+        out.extend(objs)
+        values = [[sum(values[i][j] for i in gi for j in gj) // (len(gi) * len(gj)) for gj in groups] for gi in groups]
+    return out
+
+
+def _hwloc_levels(
+    valid: CpuSet,
+    pkg: dict[int, int | None],
+    core_key: dict[int, object],
+    extra_sets: dict[int, list[CpuSet]],
+    node_cpus: dict[int, CpuSet],
+    distances: list[list[int]] | None,
+) -> dict[int, tuple[object, ...]]:
+    """PURecord.levels per CPU: the CPU masks of the objects hwloc's Linux backend puts above its core.
+
+    Objects: package, die, cluster, book, drawer, every cache, a Group for each NUMA node whose CPUs match no
+    other object (hwloc 2 NUMA nodes are memory children), and the Groups made from NUMA distances. Objects with
+    the same CPUs are one node of the tree as far as hwloc_distrib() goes, so each object is named by its CPU
+    mask; outer first (larger), keeping only sets nested in the previous one (hwloc refuses an object that
+    crosses another's boundary). Objects covering every CPU or no more than the core add nothing and are left out.
+    """
+    full = valid.mask
+    sets: dict[int, list[int]] = {c: [s.mask & full | 1 << c for s in extra_sets.get(c, ())] for c in valid}
+    pkg_masks: dict[int, int] = {}
+    core_masks: dict[object, int] = {}
+    for c in valid:
+        if pkg.get(c) is not None:
+            pkg_masks[pkg[c]] = pkg_masks.get(pkg[c], 0) | 1 << c
+        k = core_key.get(c)
+        core_masks[k if k is not None else ("pu", c)] = core_masks.get(k if k is not None else ("pu", c), 0) | 1 << c
+    node_masks = {n: s.mask for n, s in node_cpus.items() if s}
+    groups = [0]
+    if distances is not None:
+        order = list(node_cpus)
+        groups = [sum((node_masks.get(order[i], 0) for i in g), 0) for g in distance_groups(distances)]
+    for c in valid:
+        bit = 1 << c
+        if pkg.get(c) is not None:
+            sets[c].append(pkg_masks[pkg[c]])
+        sets[c].extend(m for m in node_masks.values() if m & bit)
+        sets[c].extend(m for m in groups if m & bit)
+    out: dict[int, tuple[object, ...]] = {}
+    for c in valid:
+        k = core_key.get(c)
+        core = core_masks[k if k is not None else ("pu", c)]
+        chain: list[int] = []
+        for m in sorted(set(sets[c]), key=lambda m: -m.bit_count()):
+            if m == full or m & core != core or m == core:
+                continue
+            if chain and m & chain[-1] != m:
+                continue
+            chain.append(m)
+        out[c] = tuple(chain)
+    return out
+
+
 # -- the loader -----------------------------------------------------------------------------------------
 def _kinds(r: _Reader, cpus: list[int], vendor: str | None, family: int | None) -> tuple[dict[int, str], str | None]:
     """Core kind per CPU and a note saying where the kinds came from (empty when uniform/unknown)."""
@@ -667,6 +786,21 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             for c, s in sets.items():
                 pkg[c] = order[s]
             notes.append("physical_package_id is unknown (-1): packages numbered in CPU order, not by OS index")
+    # CPU sets of the other objects hwloc's Linux backend builds from the topology directory: dies, Arm clusters
+    # (Group "Cluster"), s390 books and drawers (Groups). They only shape PURecord.levels (hwloc_distrib's tree).
+    extra_sets: dict[int, list[CpuSet]] = {c: [] for c in valid}
+    for c in valid:
+        t = base.format(c)
+        for lst, msk in (
+            ("die_cpus_list", "die_cpus"),
+            ("cluster_cpus_list", "cluster_cpus"),
+            ("book_siblings_list", "book_siblings"),
+            ("drawer_siblings_list", "drawer_siblings"),
+        ):
+            got = r.first([(t + lst, parse_cpulist), (t + msk, parse_cpumask)])
+            if got is not None:
+                extra_sets[c].append(got)
+
     # a die is only worth a level when some package holds more than one (hwloc merges identical levels)
     dies_per_pkg: dict[object, set] = {}
     for c in valid:
@@ -691,6 +825,10 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             else:  # an instruction-only L2/L3 is not "the" L2/L3 a user sizes a working set against
                 name = f"L{level}" if typ in ("Unified", "Data", "") else None
             size = r.get(ip + "size", parse_cache_size)
+            # every CPU cache is an hwloc object (L1i included: hwloc keeps instruction caches by default)
+            every = r.first([(ip + "shared_cpu_list", parse_cpulist), (ip + "shared_cpu_map", parse_cpumask)])
+            if every is not None:
+                extra_sets[c].append(every)
             if name and size and name not in cache_sizes:
                 cache_sizes[name] = size
             if level == 3 and typ in ("Unified", "Data", ""):
@@ -707,12 +845,14 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
     # NUMA nodes
     numa: dict[int, int] = {}
     numa_sizes: dict[int, int] = {}
+    node_cpus: dict[int, CpuSet] = {}
     for n in _cpu_ids(fs.listdir(NODE_DIR), "node"):
         np_ = f"{NODE_DIR}/node{n}/"
         cl = r.first([(np_ + "cpulist", parse_cpulist), (np_ + "cpumap", parse_cpumask)])
         if cl is None:
             # very old kernels: only cpuN symlinks inside the node directory
             cl = CpuSet(_cpu_ids(fs.listdir(np_), "cpu"))
+        node_cpus[n] = cl & valid
         for c in cl:
             if c in valid:
                 numa.setdefault(c, n)
@@ -725,6 +865,8 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
         total = r.get("proc/meminfo", parse_memtotal)
         if total:
             numa_sizes[0] = total
+
+    levels = _hwloc_levels(valid, pkg, core_key, extra_sets, node_cpus, _node_distances(fs, list(node_cpus)))
 
     cpuinfo = fs.read_text("proc/cpuinfo") or ""
     vendor, family = parse_cpuinfo_vendor(cpuinfo)
@@ -750,6 +892,7 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
                 l3_key=l3_key.get(c),
                 core_key=core_key.get(c),
                 kind=kinds.get(c),
+                levels=levels.get(c, ()),
                 online=True,
                 allowed=allowed is None or c in allowed,
             )
