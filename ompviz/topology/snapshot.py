@@ -5,7 +5,12 @@ Schema version 1::
     {"ompviz_snapshot": 1, "name": str, "source": str, "source_kind": str,
      "cache_sizes": {"L1d": bytes, ...}, "notes": [str, ...],
      "numa_sizes": {"<numa os index>": bytes}, "l3_sizes": {"<l3 logical index>": bytes},
-     "pus": [{"os_index", "package", "die", "numa", "l3_key", "core_key", "kind", "online", "allowed"}, ...]}
+     "pus": [{"os_index", "package", "die", "numa", "l3_key", "core_key", "kind", "online", "allowed"
+              [, "levels": [int, ...]]}, ...]}
+
+``levels`` (optional, written when the source knew hwloc's CPU tree): the PU's chain of hwloc objects above its
+core, outer first, each object numbered machine-wide (PURecord.levels). Files without it still load; hwloc_distrib
+then sees package > die > L3 only.
 
 ``pus`` holds every PURecord field, so loading is just ``build_topology`` again: the same grouping gives the same
 logical indices. ``l3_key``/``core_key`` are the L3 and core logical indices of the captured topology.
@@ -28,20 +33,23 @@ _PU_FIELDS = ("os_index", "package", "die", "numa", "l3_key", "core_key", "kind"
 
 def to_snapshot(topo: Topology) -> dict:
     pus = []
+    # level keys can be any hashable (sysfs uses CPU masks): number them 0, 1, 2... in order of appearance
+    level_ids: dict[object, int] = {}
     for p in topo.pus:
-        pus.append(
-            {
-                "os_index": p.os_index,
-                "package": p.package,
-                "die": p.die,
-                "numa": p.numa,
-                "l3_key": p.l3,
-                "core_key": p.core,
-                "kind": p.kind,
-                "online": p.online,
-                "allowed": p.allowed,
-            }
-        )
+        row = {
+            "os_index": p.os_index,
+            "package": p.package,
+            "die": p.die,
+            "numa": p.numa,
+            "l3_key": p.l3,
+            "core_key": p.core,
+            "kind": p.kind,
+            "online": p.online,
+            "allowed": p.allowed,
+        }
+        if p.levels:
+            row["levels"] = [level_ids.setdefault(k, len(level_ids)) for k in p.levels]
+        pus.append(row)
     return {
         "ompviz_snapshot": SCHEMA_VERSION,
         "name": topo.name,
@@ -162,6 +170,9 @@ def from_snapshot(d: object, *, source: str) -> Topology:
             if not isinstance(v, bool):
                 raise _bad(source, f"pus[{i}].{f} is {v!r}, expected true/false")
             flags[f] = v
+        levels = p.get("levels", [])
+        if not isinstance(levels, list):
+            raise _bad(source, f"pus[{i}].levels is {levels!r}, expected a list")
         records.append(
             PURecord(
                 os_index=os_index,
@@ -173,6 +184,7 @@ def from_snapshot(d: object, *, source: str) -> Topology:
                 kind=kind,
                 online=flags["online"],
                 allowed=flags["allowed"],
+                levels=tuple(_key(x, f"pus[{i}].levels", source) for x in levels),
             )
         )
     try:
