@@ -59,11 +59,23 @@ class _Node:
     overlap: bool = False  # (root only) some objects overlap without nesting
 
 
+def plural(n: int, noun: str, many: str | None = None, *, count: bool = True) -> str:
+    """``1 CPU`` / ``2 CPUs`` (``many`` for irregular plurals); ``count=False`` gives the word alone.
+
+    The one pluralising helper of the user-facing texts (show, plan warnings, explanations), so no message says
+    "1 CPUs" or "rank(s)"."""
+    word = noun if n == 1 else (many if many is not None else noun + "s")
+    return f"{n} {word}" if count else word
+
+
 def _size(n: int) -> str:
+    """Bytes in the largest binary unit that fits, to one decimal without a trailing ``.0`` (``16 GiB``,
+    ``11.6 GiB``): the decision is made on the rounded text, so a node of 15.98 GiB does not print as
+    ``16.0 GiB`` next to an exact ``16 GiB`` one."""
     for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= div:
-            v = n / div
-            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+            text = f"{n / div:.1f}"
+            return f"{text.removesuffix('.0')} {unit}"
     return f"{n} B"
 
 
@@ -227,7 +239,7 @@ def _cores_in_groups(topo: Topology) -> dict[tuple, int]:
 
 
 def _cores_word(n: int) -> str:
-    return f"{n} core" if n == 1 else f"{n} cores"
+    return plural(n, "core")
 
 
 def to_text(topo: Topology, width: int = WIDTH) -> str:
@@ -237,10 +249,12 @@ def to_text(topo: Topology, width: int = WIDTH) -> str:
     disallowed = topo.disallowed
     out: list[str] = []
     out += _wrap(f"Machine: {topo.name}", 0, width)
-    out += _wrap(f"source: {topo.source} ({topo.source_kind})", 2, width)
+    # the kind only when it says something the source does not ("source: live (live)" says it twice)
+    kind = f" ({topo.source_kind})" if topo.source_kind and topo.source_kind != topo.source else ""
+    out += _wrap(f"source: {topo.source}{kind}", 2, width)
     counts = (
-        f"{s['packages']} package{'s' * (s['packages'] != 1)}, {s['numa_nodes']} NUMA node"
-        f"{'s' * (s['numa_nodes'] != 1)}, {s['l3_caches']} L3, {_cores_word(s['cores'])}, {s['pus']} PUs"
+        f"{plural(s['packages'], 'package')}, {plural(s['numa_nodes'], 'NUMA node')}, {s['l3_caches']} L3, "
+        f"{_cores_word(s['cores'])}, {plural(s['pus'], 'PU')}"
     )
     extra = []
     if topo.smt > 1:

@@ -303,3 +303,33 @@ def test_strided_runs_by_hand():
     lines = to_text(build_topology(recs, name="m", source="s", source_kind="synthetic")).splitlines()
     assert "  Package P#0 + L3 L#0: Core L#0-3 = PU 0-6:2 + 8-14:2" in lines
     assert parse_list("0-6:2") == CpuSet([0, 2, 4, 6])
+
+
+# -- text nits: one plural helper, source kind once, one size format --------------------------------
+
+
+def _one_core_box(source: str, kind: str, numa_sizes: dict[int, int] | None = None):
+    """1 package, 1 NUMA node (or 2 with numa_sizes), 1 core per node, 1 PU each."""
+    nodes = sorted(numa_sizes) if numa_sizes else [0]
+    recs = [PURecord(k, package=0, numa=node, l3_key=node, core_key=k) for k, node in enumerate(nodes)]
+    return build_topology(recs, name="box", source=source, source_kind=kind, numa_sizes=numa_sizes)
+
+
+def test_counts_are_singular_for_one():
+    head = to_text(_one_core_box("test", "synthetic")).splitlines()[2].strip()
+    assert head == "1 package, 1 NUMA node, 1 L3, 1 core, 1 PU"
+
+
+def test_source_kind_printed_only_when_it_adds_something():
+    assert to_text(_one_core_box("live", "live")).splitlines()[1] == "  source: live"
+    assert to_text(_one_core_box("/x/dump.tar.bz2", "sysfs")).splitlines()[1] == "  source: /x/dump.tar.bz2 (sysfs)"
+
+
+def test_numa_sizes_share_one_format():
+    # 16 GiB exactly and 16 GiB - 16 MiB = 15.984 GiB, which rounds to 16.0 at one decimal: both print "16 GiB";
+    # 11.6 GiB keeps its decimal. (The cgroup2 dump printed "NUMA P#0 (16.0 GiB)" beside "NUMA P#1 (16 GiB)".)
+    gib, mib = 1 << 30, 1 << 20
+    text = to_text(_one_core_box("test", "synthetic", {0: 16 * gib - 16 * mib, 1: 16 * gib}))
+    assert "NUMA P#0 (16 GiB)" in text and "NUMA P#1 (16 GiB)" in text
+    text = to_text(_one_core_box("test", "synthetic", {0: int(11.6 * gib), 1: 16 * gib}))
+    assert "NUMA P#0 (11.6 GiB)" in text and "16.0" not in text
