@@ -354,8 +354,7 @@ def parse_list(text: str) -> CpuSet:
         if stride == 1:
             bits |= ((1 << (hi - lo + 1)) - 1) << lo
         else:
-            for c in range(lo, hi + 1, stride):
-                bits |= 1 << c
+            bits |= int(("0" * (stride - 1) + "1") * ((hi - lo) // stride + 1), 2) << lo  # bits lo, lo+stride, ..
     return CpuSet.from_mask(bits)
 
 
