@@ -75,6 +75,16 @@ def test_plan_the_runtime_cannot_honour_is_a_mismatch():
     ]
 
 
+def test_shortest_interval_samples_at_its_pace_and_cpu_percent_stays_within_one_cpu():
+    # 0.05 s is the smallest interval: about 20 samples a second (plus the start and the final ones at stop), and
+    # each busy kernel thread reads at most 100 % of one CPU (QA saw 157 % from 10 ms clock ticks over ~1 ms gaps).
+    rc, rep, err = run_json("-n", "2", "--threads", "1", "--cpus", f"{A}|{B}", "--duration", "1", "--interval", "0.05")
+    assert rc == 0, (err, rep)
+    assert 5 <= rep["samples"] <= 1.0 / 0.05 + 5
+    pcts = [t["cpu_percent"] for w in rep["workers"] for t in w["threads"]]
+    assert len(pcts) == 2 and all(0.0 <= p <= 100.0 for p in pcts), pcts
+
+
 def test_text_report_and_user_command_env():
     script = 'echo "rank=$OMPVIZ_RANK world=$OMPVIZ_WORLD_SIZE aff=$OMP_DISPLAY_AFFINITY id=${#OMPVIZ_RUN_ID}"; exit 4'
     p = ompviz("run", "-n", "2", "--threads", "1", "--cpus", f"{A}|{B}", "--duration", "3", "--", "sh", "-c", script)
@@ -93,6 +103,14 @@ def test_text_report_and_user_command_env():
         (["--topology", "synthetic:core:2"], "drop --topology"),
         (["--runtime-lib", "gnu", "--", "/nonexistent/ompviz-test-cmd"], "not an executable"),
         (["--", "ompviz-no-such-command-xyz"], "command not found"),
+        # QA: 1e-9 was accepted (8,067 samples in 2 s, ~4 CPU-s on 2 CPUs); the error states the allowed range
+        (
+            ["--interval", "1e-9", "--duration", "0.5"],
+            "--interval 1e-09: the sampling interval must be 0.05 to 60 seconds",
+        ),
+        (["--interval", "0.01", "--duration", "0.5"], "must be 0.05 to 60 seconds"),
+        (["--interval", "nan", "--duration", "0.5"], "must be 0.05 to 60 seconds"),
+        (["--interval", "61", "--duration", "0.5"], "must be 0.05 to 60 seconds"),
     ],
 )
 def test_bad_input_exits_2(args, message):

@@ -22,7 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_topology_argument(p)
     add_plan_arguments(p)
     p.add_argument("--duration", type=float, default=5.0, metavar="S", help="seconds to run (default 5)")
-    p.add_argument("--interval", type=float, default=0.5, metavar="S", help="sampling interval (default 0.5)")
+    p.add_argument(
+        "--interval", type=float, default=0.5, metavar="S", help="sampling interval, 0.05 to 60 (default 0.5)"
+    )
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     p.add_argument(
         "--runtime-lib",
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ompviz.commands.common import request_from_args
     from ompviz.errors import OmpvizError
     from ompviz.live import LiveSession
+    from ompviz.live.session import check_interval
     from ompviz.plan import plan as make_plan
     from ompviz.topology import load
 
@@ -49,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.duration > 0:
         raise OmpvizError(f"--duration {args.duration}: give a positive number of seconds, e.g. 2")
-    if not args.interval > 0:
-        raise OmpvizError(f"--interval {args.interval}: give a positive number of seconds, e.g. 0.5")
+    check_interval(args.interval)
     request = request_from_args(args)
     plan = make_plan(load("live"), request)
     errors = [w for w in plan.warnings if w.severity == "error"]

@@ -1,12 +1,12 @@
 """Sample every thread of every worker from /proc, off the UI thread, into immutable snapshots.
 
-Per thread and interval: the CPU it last ran on (/proc/PID/task/TID/stat field 39), CPU% from the utime+stime
-delta (fields 14+15, clock ticks), its allowed set (sched_getaffinity(tid)), how often its CPU changed between
-samples (migrations seen: a lower bound), its OpenMP thread number and the affinity its runtime reported
-(OMP_DISPLAY_AFFINITY lines, the built-in kernel's own ``ompviz-thread`` lines) and its iterations/s when the
-kernel reports them. Per machine: per-CPU utilisation from /proc/stat deltas (read directly rather than through
-psutil, whose per-CPU list skips offline CPUs — index != CPU id — and whose cpu_percent keeps module-global state
-that two samplers would share).
+Per thread and interval: the CPU it last ran on (/proc/PID/task/TID/stat field 39), CPU% from the utime+stime delta
+(fields 14+15, clock ticks) over at least :data:`CPU_WINDOW` seconds, its allowed set (sched_getaffinity(tid)), how
+often its CPU changed between samples (migrations seen: a lower bound), its OpenMP thread number and the affinity
+its runtime reported (OMP_DISPLAY_AFFINITY lines, the built-in kernel's own ``ompviz-thread`` lines) and its
+iterations/s when the kernel reports them. Per machine: per-CPU utilisation from /proc/stat deltas (read directly
+rather than through psutil, whose per-CPU list skips offline CPUs — index != CPU id — and whose cpu_percent keeps
+module-global state that two samplers would share).
 
 /proc races are normal here: a thread can vanish between listing and reading (ENOENT/ESRCH), a process can exit
 mid-sample; such threads are just absent from that sample.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
@@ -28,6 +29,11 @@ from ompviz.cpuset import CpuSet, parse_list
 from ompviz.live.launcher import OutputSnapshot, WorkerProcess
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# CPU% needs a window of many clock ticks: utime/stime move in 1/CLK_TCK steps (10 ms), so over one 50 ms interval a
+# busy thread reads 0, 100 or 200 %. Over >= 0.4 s one tick is <= 2.5 %. Each thread's percentage is taken between
+# its current reading and the newest older reading at least this old (its own read times, not the sample's), and
+# clamped to 0..100 % of one CPU (a thread cannot run on two CPUs at once; what is left is quantisation).
+CPU_WINDOW = 0.4
 
 
 # -- snapshots ------------------------------------------------------------------------------------------------------
@@ -37,7 +43,7 @@ class ThreadSample:
     name: str  # comm
     omp_thread: int | None  # None: not (yet) identified as an OpenMP thread
     cpu: int | None  # CPU it last ran on
-    cpu_percent: float  # of one CPU, over the last interval (0 on the first sample of a thread)
+    cpu_percent: float  # of one CPU (0-100), over the last CPU_WINDOW s or more (0 on a thread's first sample)
     allowed: CpuSet  # sched_getaffinity(tid)
     migrations: int  # CPU changes seen since the thread appeared
     seen: CpuSet  # CPUs seen running on since its allowed set last changed
@@ -349,6 +355,8 @@ class _TaskTrack:
     raw_comm: bytes = b""
     comm: str = ""
     pct: float = 0.0  # CPU% of the current sample
+    # (read time, ticks) readings: the first is the newest one at least CPU_WINDOW older than the last (see there)
+    hist: deque = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -389,7 +397,6 @@ class Sampler:
         self._nfds = 0  # open per-thread stat fds, over all workers
         # per pid: (affinity reports, kernel lines) -> (team size, omp_reports), recomputed when the output changed
         self._out_cache: dict[int, tuple[tuple, int | None, tuple[tuple[int, CpuSet], ...]]] = {}
-        self._last_time: float | None = None
         self._seq = 0
         self._t0 = time.monotonic()
         # Held until stop(): the loop waits by acquiring it with a timeout — one futex wait per interval, where
@@ -404,7 +411,8 @@ class Sampler:
             self._stat_fd: int | None = os.open("/proc/stat", os.O_RDONLY)
         except OSError:
             self._stat_fd = None
-        self._cpu_times = read_cpu_times(self._stat_fd)  # the first sample diffs against this
+        # /proc/stat readings (time, per-CPU ticks); per-CPU utilisation spans CPU_WINDOW s or more, as per thread
+        self._cpu_hist: deque = deque([(time.monotonic(), read_cpu_times(self._stat_fd))])
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="ompviz-sampler", daemon=True)
@@ -486,7 +494,7 @@ class Sampler:
         except OSError:
             return None
 
-    def _read_threads(self, pid: int, pt: _ProcTrack, dt: float | None) -> bool:
+    def _read_threads(self, pid: int, pt: _ProcTrack) -> bool:
         """Read every thread's stat and allowed set into its track (the tids read go to ``pt.order`` when something
         changed). Returns whether the set of threads or any allowed set changed (identification to redo).
 
@@ -499,20 +507,21 @@ class Sampler:
             self._relist(pid, pt)
             changed = relisted = True
         got: list[int] = []
-        if self._read_list(pid, pt, pt.tids, dt, got):
+        if self._read_list(pid, pt, pt.tids, got):
             changed = True
             if not relisted:  # one left: another may have come in its place, list now as a listing would have
-                self._read_list(pid, pt, self._relist(pid, pt), dt, got)
+                self._read_list(pid, pt, self._relist(pid, pt), got)
                 got = [t for t in got if t in pt.tasks]  # read, then gone before the listing: dropped with it
         if changed:
             pt.order = got  # display order is redone by the caller
         return changed
 
-    def _read_list(self, pid: int, pt: _ProcTrack, tids: list[int], dt: float | None, got: list[int]) -> bool:
+    def _read_list(self, pid: int, pt: _ProcTrack, tids: list[int], got: list[int]) -> bool:
         """Read the threads ``tids``, append those read to ``got``; True when a thread was new, gone or rebound."""
         changed = False
         tasks = pt.tasks
-        pread, getaffinity = os.pread, os.sched_getaffinity
+        pread, getaffinity, mono = os.pread, os.sched_getaffinity, time.monotonic
+        tick_pct = 100.0 / CLK_TCK
         for tid in tids:
             tr = tasks.get(tid)
             try:
@@ -567,23 +576,30 @@ class Sampler:
             elif cpu is not None and not (tr.seen_bits >> cpu) & 1:
                 tr.seen_bits |= 1 << cpu
                 tr.seen = CpuSet.from_mask(tr.seen_bits)
+            hist = tr.hist
+            hist.append((mono(), ticks))
             if tr.new:
                 tr.new = False
                 tr.pct = 0.0
                 changed = True
             else:
-                tr.pct = 0.0 if not dt else max(0.0, (ticks - tr.ticks) / CLK_TCK / dt * 100.0)
+                t_now = hist[-1][0]
+                while len(hist) > 2 and t_now - hist[1][0] >= CPU_WINDOW:
+                    hist.popleft()
+                t0, k0 = hist[0]
+                span = t_now - t0
+                tr.pct = 0.0 if span <= 0 else min(100.0, max(0.0, (ticks - k0) * tick_pct / span))
                 if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
                     tr.migrations += 1
             tr.ticks, tr.cpu = ticks, cpu
             got.append(tid)
         return changed
 
-    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float, dt: float | None) -> tuple[ThreadSample, ...]:
+    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float) -> tuple[ThreadSample, ...]:
         pt = self._procs.get(p.pid)
         if pt is None:
             pt = self._procs[p.pid] = _ProcTrack()
-        changed = self._read_threads(p.pid, pt, dt)
+        changed = self._read_threads(p.pid, pt)
         tasks = pt.tasks
         key = (out.affinity, out.kernel_threads)  # == compares element identity first: cheap when unchanged
         if changed or pt.out_key != key:
@@ -611,8 +627,6 @@ class Sampler:
 
     def _sample(self) -> Sample:
         now = time.monotonic()
-        dt = None if self._last_time is None else now - self._last_time
-        self._last_time = now
         workers = []
         alive: set[int] = set()
         for p in self.procs:
@@ -621,7 +635,7 @@ class Sampler:
             threads: tuple[ThreadSample, ...] = ()
             if st is None:
                 alive.add(p.pid)
-                threads = self._threads(p, out, now, dt)
+                threads = self._threads(p, out, now)
             ips = [t.ips for t in threads if t.ips is not None]
             key = (out.affinity, out.kernel_threads)
             cached = self._out_cache.get(p.pid)
@@ -644,8 +658,11 @@ class Sampler:
         for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
             self._forget_proc(pid)
         times = read_cpu_times(self._stat_fd)
-        util = cpu_util(self._cpu_times, times)
-        self._cpu_times = times
+        hist = self._cpu_hist
+        hist.append((time.monotonic(), times))
+        while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
+            hist.popleft()
+        util = cpu_util(hist[0][1], times)
         s = Sample(seq=self._seq, time=now - self._t0, workers=tuple(workers), cpu_util=util)
         self._seq += 1
         return s

@@ -20,6 +20,20 @@ from ompviz.plan.model import Plan, Worker
 
 SampleCallback = Callable[[Sample], None]
 
+# Sampling interval bounds. Below 0.05 s the sampler only measures itself (QA: 1e-9 s took ~2 CPU-seconds a second on
+# a 2-CPU box) and /proc's 10 ms CPU-time ticks say nothing; above a minute nothing is "live" any more.
+MIN_INTERVAL = 0.05
+MAX_INTERVAL = 60.0
+
+
+def check_interval(interval: float, flag: str = "--interval") -> float:
+    """``interval`` when it is within [MIN_INTERVAL, MAX_INTERVAL] seconds; else the one-line user error."""
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:  # also refuses NaN
+        raise OmpvizError(
+            f"{flag} {interval:g}: the sampling interval must be {MIN_INTERVAL:g} to {MAX_INTERVAL:g} seconds, e.g. 0.5"
+        )
+    return interval
+
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -60,9 +74,7 @@ class LiveSession:
     ) -> None:
         if runtime_lib not in launcher.RUNTIME_LIBS:
             raise OmpvizError(f"--runtime-lib {runtime_lib!r}: use one of {', '.join(launcher.RUNTIME_LIBS)}")
-        if interval <= 0:
-            raise OmpvizError(f"--interval {interval}: give a positive number of seconds, e.g. 0.5")
-        self.interval = interval
+        self.interval = check_interval(interval)
         self.on_sample = on_sample
         self.runtime_lib = runtime_lib
         self.grace = grace
@@ -100,9 +112,7 @@ class LiveSession:
         if not workers:
             raise OmpvizError("the plan has no workers to launch")
         if interval is not None:
-            if interval <= 0:
-                raise OmpvizError(f"--interval {interval}: give a positive number of seconds, e.g. 0.5")
-            self.interval = interval
+            self.interval = check_interval(interval)
         if on_sample is not None:
             self.on_sample = on_sample
         self._last_args = (workers, tuple(command) if command else None, reserve)

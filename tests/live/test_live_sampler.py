@@ -235,3 +235,28 @@ def test_openmp_identification_and_rates_from_kernel_lines():
     finally:
         h.do("exit")
         s.close()
+
+
+def test_cpu_percent_at_a_short_interval_spans_many_ticks_and_never_exceeds_one_cpu():
+    # QA: at a tiny interval a busy thread read 157 %. utime+stime move in whole 1/CLK_TCK ticks (10 ms), so a
+    # percentage over one 10 ms gap is 0, 100 or 200 %. A thread uses at most one CPU: never above 100 %. And a
+    # thread that spins the whole time cannot read 0 once the window is full: it runs for some of any 0.4 s
+    # (a sample over one short gap alone would read 0 whenever no tick landed in it).
+    spin = Helper()
+    s = Sampler([FakeProc()], interval=1.0)
+    try:
+        s.sample_once()
+        threading.Thread(target=spin.do, args=("spin", 1.2), daemon=True).start()
+        pcts = []
+        start = time.monotonic()
+        while time.monotonic() - start < 1.0:
+            time.sleep(0.01)
+            t = thread_of(s.sample_once(), spin.tid)
+            pcts.append((time.monotonic() - start, t.cpu_percent))
+        assert len(pcts) > 30
+        assert max(p for _, p in pcts) <= 100.0, pcts
+        assert [p for at, p in pcts if at > 0.5 and p == 0.0] == [], pcts  # the window is full after 0.4 s
+    finally:
+        spin._done.wait(5)
+        spin.do("exit")
+        s.close()

@@ -159,3 +159,17 @@ def test_run_shorter_than_the_interval_is_still_seen_alive():
     summary = run_for(LiveSession(interval=5.0), [w], seconds=0.4)
     assert [s.workers[0].alive for s in summary.samples] == [True, False]
     assert summary.verdict.verified, summary.verdict
+
+
+@pytest.mark.parametrize("bad", [1e-9, 0.01, 0.0499, -1.0, float("nan"), float("inf"), 60.5])
+def test_interval_outside_the_allowed_range_is_refused_before_anything_starts(bad):
+    from ompviz.errors import OmpvizError
+
+    with pytest.raises(OmpvizError, match=r"must be 0\.05 to 60 seconds"):
+        LiveSession(interval=bad)
+    session = LiveSession(interval=0.05)  # the bounds themselves are allowed
+    assert LiveSession(interval=60.0).interval == 60.0
+    w = worker(0, [[A], [B]], [(0, 0), (1, 1)])
+    with pytest.raises(OmpvizError, match=r"must be 0\.05 to 60 seconds"):
+        session.start([w], interval=bad)
+    assert session.procs == [] and not session.running and session.interval == 0.05
