@@ -9,16 +9,18 @@ Port of ``hwloc_distrib()`` in hwloc/include/hwloc/helper.h (hwloc 2.x), flags 0
             a root given 0 sets is OR-ed into the previous set (so no CPU is left out)
         else recurse into root's children with `chunk`
 
-The tree is hwloc's CPU tree as ompviz models it: Machine > Package > Die > L3 > Core > PU, children in hwloc
-logical (L#) order, every cpuset restricted to the candidate CPUs (like ``hwloc-distrib --restrict``). NUMA nodes
-are memory children in hwloc 2 and take no part. Levels ompviz does not model (L2 shared by several cores as on
-Knights Landing tiles, Group objects such as Arm clusters) would split differently in hwloc; levels with one child
-(private L2/L1) change nothing.
+The tree is hwloc's CPU tree: Machine > (every object the source recorded above the core: PU.levels, e.g.
+Package > Die > Group(Cluster) > L3 > L2 shared by several cores) > Core > PU, children in hwloc logical (L#)
+order, every cpuset restricted to the candidate CPUs (like ``hwloc-distrib --restrict``). NUMA nodes are memory
+children in hwloc 2 and take no part, but the Group hwloc creates for a NUMA node whose CPUs match no other object
+does (the sources record it). Objects with one child (private L2/L1) change nothing. Sources that do not record
+the chain (lscpu, presets, old snapshots) give Machine > Package > Die > L3 > Core > PU; tree_warning() says so.
 """
 
 from __future__ import annotations
 
 from ompviz.cpuset import CpuSet
+from ompviz.plan.model import PlanWarning
 from ompviz.topology.model import Topology
 
 
@@ -136,3 +138,18 @@ def distrib(topology: Topology, n: int, cpus: CpuSet | None = None) -> list[CpuS
 def singlify(s: CpuSet) -> CpuSet:
     """``hwloc_bitmap_singlify``: keep only the first CPU (what ``hwloc-distrib --single`` prints)."""
     return CpuSet.from_mask(s.mask & -s.mask) if s else s
+
+
+def tree_warning(topology: Topology) -> PlanWarning | None:
+    """An info warning for ``--strategy distrib`` when the topology source did not record hwloc's CPU tree
+    (PU.levels): the split then follows package > die > L3 only, and real ``hwloc-distrib`` may differ on machines
+    with clusters, shared L2 caches or Group objects. None when the tree is known (or there is one core only)."""
+    if any(p.levels for p in topology.pus) or len(topology.cores) < 2:
+        return None
+    return PlanWarning(
+        "distrib-tree-unknown",
+        "info",
+        f"distrib: this {topology.source_kind} topology does not record hwloc's whole CPU tree (clusters, shared L2, "
+        "Groups), so ranks are split over packages, dies and L3 only; `hwloc-distrib` may differ where the machine "
+        "has such levels: load an lstopo XML or a sysfs dump for exact sets",
+    )

@@ -602,7 +602,8 @@ def _hwloc_levels(
     other object (hwloc 2 NUMA nodes are memory children), and the Groups made from NUMA distances. Objects with
     the same CPUs are one node of the tree as far as hwloc_distrib() goes, so each object is named by its CPU
     mask; outer first (larger), keeping only sets nested in the previous one (hwloc refuses an object that
-    crosses another's boundary). Objects covering every CPU or no more than the core add nothing and are left out.
+    crosses another's boundary). Objects no larger than the core add nothing and are left out; an object covering
+    every CPU is kept, so that a machine with more than one core always shows its chain is known.
     """
     full = valid.mask
     sets: dict[int, list[int]] = {c: [s.mask & full | 1 << c for s in extra_sets.get(c, ())] for c in valid}
@@ -630,7 +631,7 @@ def _hwloc_levels(
         core = core_masks[k if k is not None else ("pu", c)]
         chain: list[int] = []
         for m in sorted(set(sets[c]), key=lambda m: -m.bit_count()):
-            if m == full or m & core != core or m == core:
+            if m & core != core or m == core:
                 continue
             if chain and m & chain[-1] != m:
                 continue
