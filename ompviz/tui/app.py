@@ -137,20 +137,21 @@ class OmpvizApp(App[None]):
         # Give the screen its breakpoint classes before anything is mounted: set by the first Resize instead, they
         # would restyle every widget and lay the screen out once more before the first frame is complete.
         self.screen.update_classes(self._breakpoint_classes(), animate=False)
+        # No wrapper containers: the screen itself lays the sidebar and the main column side by side, and the tab
+        # bar and panes sit in the main column (every widget costs style, layout and paint work at start-up).
+        self.screen.styles.layout = "horizontal"
         yield Static(header_text(self.topology), id="header")
-        with Horizontal(id="body"):
-            with Vertical(id="sidebar"):
-                yield Controls(self.request, id="controls")
-                yield TextView(id="worker-env")
-                yield Static("", id="pu-info")
-            with Vertical(id="main"):
-                yield Static("", id="legend")
-                yield TopologyMap(self.topology, id="map")
-                with Vertical(id="panels"):
-                    yield TabBar(self.TABS, "tab-preview", id="tabs")
-                    with Horizontal(id="tab-preview", classes="pane"):
-                        yield WorkerTable(id="workers")
-                        yield ThreadTable(id="threads")
+        with Vertical(id="sidebar"):
+            yield Controls(self.request, id="controls")
+            yield TextView(id="worker-env")
+            yield Static("", id="pu-info")
+        with Vertical(id="main"):
+            yield Static("", id="legend")
+            yield TopologyMap(self.topology, id="map")
+            yield TabBar(self.TABS, "tab-preview", id="tabs")
+            with Horizontal(id="tab-preview", classes="pane"):
+                yield WorkerTable(id="workers")
+                yield ThreadTable(id="threads")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -170,7 +171,7 @@ class OmpvizApp(App[None]):
         """Switch the panel below the map; Warnings and Explain are built on first use."""
         if tab not in self.TABS:
             return
-        panels = self.query_one("#panels")
+        panels = self.query_one("#main")
         if tab == "tab-warnings" and not self.query("#warnings"):
             panels.mount(WarningList(self.plan, id="warnings", classes="pane"))
             self._tab_plan[tab] = self.plan
