@@ -131,6 +131,7 @@ def build_report(summary, plan, session, interrupted: int | None = None) -> dict
                     "ok": tv.ok,
                     "verdict": tv.verdict,
                     "detail": tv.detail,
+                    "source": tv.source,  # proc: /proc of the live thread; report: the runtime's affinity line
                 }
             )
         fw = final.get(wv.rank)
@@ -145,6 +146,8 @@ def build_report(summary, plan, session, interrupted: int | None = None) -> dict
                 "team_size": wv.team_size,
                 "expected_team": wv.expected_team,
                 "verdict": wv.verdict,
+                "verified_from": wv.source if wv.threads else None,  # proc | report | proc+report
+                "note": wv.note or None,
                 "problems": list(wv.problems),
                 "threads": threads,
                 "last_output": tail[-1] if tail else None,
@@ -163,6 +166,12 @@ def build_report(summary, plan, session, interrupted: int | None = None) -> dict
 
 
 _RUNTIME_NAMES = {"gnu": "libgomp rules", "llvm": "LLVM libomp rules", "intel": "Intel/LLVM libomp rules"}
+
+
+def _tid_text(t: dict) -> str:
+    if t["tid"]:
+        return str(t["tid"])
+    return "(report)" if t["source"] == "report" else "?"
 
 
 def _fmt_rate(x: float | None) -> str:
@@ -184,14 +193,14 @@ def format_text(r: dict) -> str:
         )
     lines += [
         "",
-        f"{'rank':>4}  {'thread':>6}  {'tid':>7}  {'planned':<12} {'allowed':<12} {'cpu':>3}  "
+        f"{'rank':>4}  {'thread':>6}  {'tid':>8}  {'planned':<12} {'allowed':<12} {'cpu':>3}  "
         f"{'cpu%':>5}  {'migr':>4}  verdict",
     ]
     for w in r["workers"]:
         for t in w["threads"]:
             omp = "-" if t["omp_thread"] is None else t["omp_thread"]
             lines.append(
-                f"{w['rank']:>4}  {omp:>6}  {t['tid'] or '?':>7}  {t['planned'] or '-':<12} {t['allowed']:<12} "
+                f"{w['rank']:>4}  {omp:>6}  {_tid_text(t):>8}  {t['planned'] or '-':<12} {t['allowed']:<12} "
                 f"{'-' if t['cpu'] is None else t['cpu']:>3}  "
                 f"{'-' if t['cpu_percent'] is None else format(t['cpu_percent'], '.0f'):>5}  "
                 f"{'-' if t['migrations'] is None else t['migrations']:>4}  {t['verdict']}"
@@ -199,8 +208,11 @@ def format_text(r: dict) -> str:
             )
     problems = [(w["rank"], p) for w in r["workers"] for p in w["problems"]]
     crashed = [w for w in r["workers"] if w["signal"] or (w["exit"] not in (None, 0))]
-    if problems or crashed:
+    notes = [w for w in r["workers"] if w["note"]]
+    if problems or crashed or notes:
         lines.append("")
+    for w in notes:
+        lines.append(f"rank {w['rank']}: {w['note']}")
     for rank, p in problems:
         lines.append(f"rank {rank}: {p}")
     for w in crashed:

@@ -14,10 +14,16 @@ the runtime actually used (libgomp rules for gnu, LLVM rules for llvm/intel):
 A worker is ``ok`` when every planned OpenMP thread was seen (in /proc, or failing that in the runtime's own
 OMP_DISPLAY_AFFINITY report) and is ``ok``, and the reported team size equals its OMP_NUM_THREADS; ``mismatch``
 when anything disagrees; ``unverified`` when nothing could be observed (e.g. it died before its threads started).
+
+Evidence, strongest first: /proc (the kernel's own sched_getaffinity of a live thread) is used whenever a sample
+caught the thread. The runtime's report (its ``%A`` affinity per thread number) stands in only for planned threads
+no sample identified — a program that ran for milliseconds, or libgomp threads whose pthread_t report could not be
+matched to a tid — and every verdict says which evidence it rests on (``source``, ``WorkerVerdict.note``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +32,10 @@ from ompviz.live.sampler import Sample, ThreadSample, WorkerSample
 from ompviz.plan.model import ThreadPlacement, Worker
 
 THREAD_VERDICTS = ("ok", "wider", "outside", "different", "unplanned", "unknown")
+
+SOURCE_PROC = "proc"  # judged from /proc/PID/task/TID (sched_getaffinity of the live thread)
+SOURCE_REPORT = "report"  # judged from the runtime's OMP_DISPLAY_AFFINITY line for that thread number
+REPORT_NAME = "the runtime's OMP_DISPLAY_AFFINITY report"
 
 
 def plan_runtime(runtime_lib: str) -> str:
@@ -44,6 +54,7 @@ class ThreadVerdict:
     verdict: str
     detail: str
     sample: ThreadSample | None = None
+    source: str = SOURCE_PROC  # SOURCE_PROC | SOURCE_REPORT: what the verdict rests on
 
     @property
     def ok(self) -> bool:
@@ -59,6 +70,8 @@ class WorkerVerdict:
     threads: tuple[ThreadVerdict, ...]
     problems: tuple[str, ...]
     sample: WorkerSample | None = None
+    source: str = SOURCE_PROC  # "proc", "report" (no /proc sample identified any thread) or "proc+report"
+    note: str = ""  # says what a verdict not resting on /proc alone rests on ("" when /proc only)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +103,7 @@ def judge(
     runtime: str,
     tid: int | None = None,
     sample: ThreadSample | None = None,
+    source: str = SOURCE_PROC,
 ) -> ThreadVerdict:
     """The verdict for one thread (see the module docstring)."""
 
@@ -104,6 +118,7 @@ def judge(
             verdict=verdict,
             detail=detail,
             sample=sample,
+            source=source,
         )
 
     if omp_thread is None:
@@ -141,18 +156,25 @@ def verify_worker(ws: WorkerSample | None, worker: Worker, runtime: str) -> Work
         judge(ws.rank, t.omp_thread, t.allowed, t.seen, worker, runtime, tid=t.tid, sample=t) for t in ws.threads
     ]
     seen_threads = {t.omp_thread for t in ws.threads if t.omp_thread is not None}
+    in_proc = bool(seen_threads)
     problems: list[str] = []
     # Planned threads not identified in /proc: the runtime's own report of their affinity is the evidence left.
+    from_report: list[int] = []
     for th, aff in ws.omp_reports:
         if th not in seen_threads:
-            tv = judge(ws.rank, th, aff, CpuSet(), worker, runtime)
+            tv = judge(ws.rank, th, aff, CpuSet(), worker, runtime, source=SOURCE_REPORT)
             verdicts.append(tv)
             seen_threads.add(th)
+            from_report.append(th)
     verdicts.sort(key=lambda t: (t.omp_thread is None, t.omp_thread or 0, t.tid or 0))
     if not seen_threads:
         why = "no OpenMP thread seen"
         if not ws.alive:
             why += f" before it ended ({_exit_text(ws)})"
+            if not ws.threads:
+                why += ", and its runtime printed no OMP_DISPLAY_AFFINITY report"
+                if runtime == "gnu" and expected == 1:
+                    why += " (libgomp may print none for a team of one thread)"
         return WorkerVerdict(ws.rank, "unverified", expected, ws.team_size, tuple(verdicts), (why,), ws)
     missing = [t.thread for t in worker.threads(runtime) if t.thread not in seen_threads]
     if missing:
@@ -162,8 +184,22 @@ def verify_worker(ws: WorkerSample | None, worker: Worker, runtime: str) -> Work
     bad = [t for t in verdicts if t.verdict not in ("ok", "unknown")]
     if bad:
         problems.append(f"{len(bad)} thread(s) not bound as planned")
+    verdict = "mismatch" if problems else "ok"
+    source, note = SOURCE_PROC, ""
+    if from_report:
+        how = "verified" if verdict == "ok" else "judged"
+        if not in_proc:
+            source = SOURCE_REPORT
+            if ws.threads:  # threads were sampled, none could be told apart as an OpenMP thread
+                note = f"{how} from {REPORT_NAME}; no sampled thread could be identified as an OpenMP thread"
+            else:
+                note = f"{how} from {REPORT_NAME}; the threads exited before they could be sampled"
+        else:
+            source = f"{SOURCE_PROC}+{SOURCE_REPORT}"
+            ths = ", ".join(map(str, from_report))
+            note = f"thread(s) {ths} {how} from {REPORT_NAME} (not identified in /proc); the others from /proc"
     return WorkerVerdict(
-        ws.rank, "mismatch" if problems else "ok", expected, ws.team_size, tuple(verdicts), tuple(problems), ws
+        ws.rank, verdict, expected, ws.team_size, tuple(verdicts), tuple(problems), ws, source=source, note=note
     )
 
 
@@ -184,11 +220,21 @@ def steady_samples(samples: Iterable[Sample]) -> dict[int, WorkerSample]:
     """Per rank, the last sample in which the worker was alive and had threads (its steady state); else its last
     sample at all. Startup is deliberately not judged: LLVM binds the primary thread only at the first region."""
     best: dict[int, WorkerSample] = {}
+    last: dict[int, WorkerSample] = {}
     for s in samples:
         for w in s.workers:
+            last[w.rank] = w
             prev = best.get(w.rank)
             if (w.alive and w.threads) or prev is None or not (prev.alive and prev.threads):
                 best[w.rank] = w
+    # The runtime's reports accumulate in a worker's output: a later sample knows at least as many. A program that
+    # was sampled before its first parallel region (threads not there yet) and ended soon after is judged on the
+    # steady sample's /proc threads plus every report it printed, not on no evidence at all.
+    for rank, w in best.items():
+        end = last[rank]
+        if end is not w and end.omp_reports and end.omp_reports != w.omp_reports:
+            team = end.team_size if end.team_size is not None else w.team_size
+            best[rank] = dataclasses.replace(w, omp_reports=end.omp_reports, team_size=team)
     return best
 
 

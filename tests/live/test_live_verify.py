@@ -132,3 +132,43 @@ def test_samples_json_round_trip():
     text = samples_to_json([s], run_id="x")
     assert json.loads(text)["run_id"] == "x"
     assert samples_from_json(text) == (s,)
+
+
+def test_threads_known_only_from_the_runtime_report_are_labelled_as_such():
+    # planned (close, T=P=2): thread 0 -> {0}, thread 1 -> {1}
+    w = worker()
+    # the program ended before any sample: no /proc thread, only the runtime's %A per thread number
+    gone = WorkerSample(0, 10, False, exit_code=0, team_size=2, omp_reports=((0, C([0])), (1, C([1]))))
+    vw = verify_worker(gone, w, "gnu")
+    assert vw.verdict == "ok" and vw.source == "report"
+    assert vw.note == (
+        "verified from the runtime's OMP_DISPLAY_AFFINITY report; the threads exited before they could be sampled"
+    )
+    assert [(t.omp_thread, t.tid, t.source) for t in vw.threads] == [(0, None, "report"), (1, None, "report")]
+    # the same evidence showing thread 1 on {0}: judged (not verified) from the report, a mismatch
+    wrong = WorkerSample(0, 10, False, exit_code=0, team_size=2, omp_reports=((0, C([0])), (1, C([0]))))
+    vw = verify_worker(wrong, w, "gnu")
+    assert vw.verdict == "mismatch" and vw.note.startswith("judged from the runtime's OMP_DISPLAY_AFFINITY report")
+    # /proc stays primary: a thread seen there is judged on /proc even when its report says otherwise
+    both = WorkerSample(0, 10, True, team_size=2, threads=(ts(10, 0, [0]),), omp_reports=((0, C([1])), (1, C([1]))))
+    vw = verify_worker(both, w, "gnu")
+    assert vw.verdict == "ok" and vw.source == "proc+report"
+    assert [(t.omp_thread, t.source) for t in vw.threads] == [(0, "proc"), (1, "report")]
+    assert vw.note.startswith("thread(s) 1 verified from the runtime's OMP_DISPLAY_AFFINITY report")
+    ok = WorkerSample(0, 10, True, team_size=2, threads=(ts(10, 0, [0]), ts(11, 1, [1])))
+    assert verify_worker(ok, w, "gnu").note == "" and verify_worker(ok, w, "gnu").source == "proc"
+
+
+def test_reports_printed_after_the_last_live_sample_still_count():
+    # Sampled once alive before its first parallel region (one thread, not identified, no report yet), then the
+    # region ran and the program exited: the reports in the final sample are the evidence (QA: "no OpenMP thread
+    # seen" although the program printed its OMP_DISPLAY_AFFINITY lines).
+    w = worker()
+    s0 = Sample(0, 0.5, (WorkerSample(0, 10, True, threads=(ts(10, None, [0]),)),))
+    s1 = Sample(1, 0.9, (WorkerSample(0, 10, False, exit_code=0, team_size=2, omp_reports=((0, C([0])), (1, C([1])))),))
+    steady = steady_samples([s0, s1])[0]
+    assert steady.alive and steady.threads == s0.workers[0].threads  # /proc evidence kept
+    assert steady.omp_reports == s1.workers[0].omp_reports and steady.team_size == 2
+    (vw,) = verify_run([s0, s1], [w], "gnu").workers
+    assert vw.verdict == "ok" and vw.source == "report"
+    assert "no sampled thread could be identified as an OpenMP thread" in vw.note
