@@ -31,7 +31,12 @@ MAX_BYTES = 256 * 1024 * 1024
 _PU_FIELDS = ("os_index", "package", "die", "numa", "l3_key", "core_key", "kind", "online", "allowed")
 
 
-def to_snapshot(topo: Topology) -> dict:
+def to_snapshot(topo: Topology, *, levels: bool = False) -> dict:
+    """The snapshot document; ``levels=True`` adds each PU's hwloc tree chain (what ``ompviz dump`` writes).
+
+    Off by default so documents embedding a snapshot (saved configs) keep their exact form until their owner opts
+    in; without it a reloaded topology splits ``--strategy distrib`` by package > die > L3 only.
+    """
     pus = []
     # level keys can be any hashable (sysfs uses CPU masks): number them 0, 1, 2... in order of appearance
     level_ids: dict[object, int] = {}
@@ -47,7 +52,7 @@ def to_snapshot(topo: Topology) -> dict:
             "online": p.online,
             "allowed": p.allowed,
         }
-        if p.levels:
+        if levels and p.levels:
             row["levels"] = [level_ids.setdefault(k, len(level_ids)) for k in p.levels]
         pus.append(row)
     return {
@@ -65,7 +70,7 @@ def to_snapshot(topo: Topology) -> dict:
 
 def dumps_snapshot(topo: Topology) -> str:
     """The snapshot as JSON text, one PU per line (a 384-PU machine stays a readable ~400-line file)."""
-    d = to_snapshot(topo)
+    d = to_snapshot(topo, levels=True)
     pus = d.pop("pus")
     head = json.dumps(d, indent=1)[:-2]  # drop the closing "\n}" to append the PU list
     rows = ",\n".join("  " + json.dumps(p) for p in pus)
