@@ -111,3 +111,19 @@ def test_config_replans_and_flags_override(capsys, box, tmp_path):
         assert "--topology live" in err
     rc, out, _ = run(capsys, "plan", "--config", str(cfg), "-n", "4", "-f", "json")
     assert rc == 0 and len(json.loads(out)["workers"]) == 4
+
+
+def test_huge_numbers_are_one_line_exit_2(capsys, box):
+    # the 16-PU box: at most 8 ranks per CPU = 128; --threads at most 65,536 per rank
+    for argv, expect in (
+        (["-n", "99999999999"], "plan at most 128 ranks"),
+        (["--threads", "100000000"], "at most 65,536 OpenMP threads per rank"),
+        (["-s", "manual", "--cpus", "|".join(["0"] * 200)], "--cpus lists 200 ranks: too many ranks"),
+    ):
+        rc, out, err = run(capsys, "plan", "-t", box, *argv)
+        assert rc == 2 and out == "" and err.count("\n") == 1 and expect in err, (argv, err)
+        assert "Traceback" not in err
+    # a manual list far beyond the machine is a normal (error) plan: exit 1, the rank keeps the CPUs that exist
+    rc, out, err = run(capsys, "plan", "-t", box, "-s", "manual", "--cpus", "0-1048575", "-f", "json")
+    assert rc == 1 and json.loads(out)["workers"][0]["cpus"] == "0-15"
+    assert "names CPUs 16-1048575 that" in err

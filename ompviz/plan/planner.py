@@ -47,7 +47,9 @@ from ompviz.plan.model import (
     placement,
 )
 from ompviz.plan.places import abstract_name, format_places, group_places
+from ompviz.plan.warnings import cpus_text
 from ompviz.topology.model import Topology
+from ompviz.topology.show import plural
 
 
 # -- candidates -------------------------------------------------------------------------------------------------
@@ -359,7 +361,8 @@ def split_ranks(topology: Topology, request: PlanRequest, cand: CpuSet) -> tuple
                 PlanWarning(
                     "more-ranks-than-cpus",
                     "error",
-                    f"{n} ranks but only {len(cand)} usable CPUs: hwloc_distrib gives several ranks the same CPU",
+                    f"{n} ranks but only {plural(len(cand), 'usable CPU')}: hwloc_distrib gives several ranks the "
+                    "same CPU",
                     cpus=cand,
                 )
             )
@@ -372,7 +375,8 @@ def split_ranks(topology: Topology, request: PlanRequest, cand: CpuSet) -> tuple
                 PlanWarning(
                     "more-ranks-than-cpus",
                     "error",
-                    f"{n} ranks but only {ncpu} usable CPUs: ranks must share CPUs; use --ranks {ncpu} or fewer",
+                    f"{n} ranks but only {plural(ncpu, 'usable CPU')}: ranks must share CPUs; use --ranks {ncpu} "
+                    "or fewer",
                     tuple(range(ncpu, n)),
                     cand,
                 )
@@ -383,8 +387,8 @@ def split_ranks(topology: Topology, request: PlanRequest, cand: CpuSet) -> tuple
             PlanWarning(
                 "more-ranks-than-cores",
                 "warning",
-                f"{n} ranks but only {len(units)} usable cores: ranks are split on single CPUs, so SMT siblings "
-                "of one core serve different ranks and compete for it",
+                f"{n} ranks but only {plural(len(units), 'usable core')}: ranks are split on single CPUs, so SMT "
+                "siblings of one core serve different ranks and compete for it",
                 cpus=cand,
             )
         )
@@ -513,8 +517,48 @@ def summary(topology: Topology) -> dict:
 
 
 # -- entry point ------------------------------------------------------------------------------------------------
-def validate(request: PlanRequest) -> None:
-    """Reject values outside the documented choices (one clear line each)."""
+# Size limits: a plan materialises one Worker per rank and one ThreadPlacement per thread (and runtime), so a typo
+# such as ``-n 99999999999`` would otherwise exhaust memory instead of failing. The limits are far above any real
+# use: more ranks than CPUs is already an error plan (ranks share CPUs), and libgomp/LLVM teams of tens of
+# thousands of threads on one process are not a binding plan anyone runs.
+RANKS_PER_CPU = 8  # ranks beyond the machine's CPUs are planned (as an error plan) up to this many per CPU
+MAX_RANKS = 65_536
+MAX_THREADS = 65_536  # OpenMP threads per rank
+MAX_TOTAL_THREADS = 262_144  # ranks x threads: what one plan materialises per runtime
+
+
+def max_ranks(topology: Topology) -> int:
+    """The largest --ranks planned on ``topology``: RANKS_PER_CPU per allowed CPU, at most MAX_RANKS."""
+    return min(MAX_RANKS, RANKS_PER_CPU * max(1, len(topology.allowed)))
+
+
+def _check_size(topology: Topology, ranks: int, threads: int | None, what: str | None = None) -> None:
+    """One clear line when ``ranks`` (x ``threads``) would be too big to plan on ``topology``; ``what`` names
+    where the rank count came from (default ``--ranks N``)."""
+    limit = max_ranks(topology)
+    if ranks > limit:
+        ncpu = len(topology.allowed)
+        raise OmpvizError(
+            f"{what or f'--ranks {ranks}'}: too many ranks for {topology.name}, which has "
+            f"{plural(ncpu, 'usable CPU')}; plan at most {limit:,} ranks ({RANKS_PER_CPU} per CPU, never more "
+            f"than {MAX_RANKS:,})"
+        )
+    if threads is not None:
+        if threads > MAX_THREADS:
+            raise OmpvizError(
+                f"--threads {threads}: at most {MAX_THREADS:,} OpenMP threads per rank; use --threads auto "
+                "(one per place) or a smaller number"
+            )
+        if threads > 0 and ranks * threads > MAX_TOTAL_THREADS:
+            raise OmpvizError(
+                f"{ranks} ranks x {threads} threads = {ranks * threads:,} OpenMP threads: at most "
+                f"{MAX_TOTAL_THREADS:,} in one plan; lower --threads or --ranks"
+            )
+
+
+def validate(request: PlanRequest, topology: Topology | None = None) -> None:
+    """Reject values outside the documented choices, and (given the topology) sizes too big to plan: one clear
+    line each. The CLI and the TUI both get here through plan()."""
     for value, choices, flag in (
         (request.strategy, STRATEGIES, "--strategy"),
         (request.smt, SMT_POLICIES, "--smt"),
@@ -527,6 +571,9 @@ def validate(request: PlanRequest) -> None:
             raise OmpvizError(f"{flag} {value!r} is not valid: use one of {', '.join(choices)}")
     if request.ranks < 1:
         raise OmpvizError(f"--ranks {request.ranks}: need at least 1 rank")
+    if topology is not None:
+        # manual: the rank count comes from the --cpus lists (checked once parsed), --ranks is ignored
+        _check_size(topology, 1 if request.strategy == "manual" else request.ranks, request.threads)
 
 
 def plan(topology: Topology, request: PlanRequest) -> Plan:
@@ -535,8 +582,19 @@ def plan(topology: Topology, request: PlanRequest) -> Plan:
     from ompviz.plan import warnings as W
     from ompviz.plan.explain import explain
 
-    validate(request)
+    validate(request, topology)
     warns: list[PlanWarning] = []
+    ghost = request.reserve - topology.all_cpus
+    if ghost:
+        warns.append(
+            PlanWarning(
+                "reserve-not-exist",
+                "info",
+                f"--reserve names {cpus_text(ghost)} that {topology.name} does not have (CPUs: "
+                f"{topology.all_cpus.to_list()}): nothing to keep free there",
+                cpus=ghost,
+            )
+        )
     cand = candidate_cpus(topology, request)
     strategy_info: dict = {}
 
@@ -550,18 +608,35 @@ def plan(topology: Topology, request: PlanRequest) -> Plan:
     else:
         if request.strategy == "manual":
             raw = parse_manual(request.cpus)
+            _check_size(topology, len(raw), request.threads, f"--cpus lists {plural(len(raw), 'rank')}")
             if len(raw) != request.ranks:
                 warns.append(
                     PlanWarning(
                         "ranks-from-cpus",
                         "info",
-                        f"--cpus lists {len(raw)} rank{'s' if len(raw) != 1 else ''}: that sets the number of ranks "
+                        f"--cpus lists {plural(len(raw), 'rank')}: that sets the number of ranks "
                         f"(--ranks {request.ranks} ignored)",
                     )
                 )
                 request = replace(request, ranks=len(raw))
             sets = []
+            existing = topology.all_cpus
             for k, s in enumerate(raw):
+                missing = s - existing
+                if missing:
+                    # CPUs the machine does not have are reported and left out of the rank by mask algebra: a
+                    # list such as 0-1048575 never becomes a million ids, places or threads
+                    warns.append(
+                        PlanWarning(
+                            "cpu-not-exist",
+                            "error",
+                            f"rank {k} names {cpus_text(missing)} that {topology.name} does not have "
+                            f"(CPUs: {existing.to_list()})",
+                            (k,),
+                            missing,
+                        )
+                    )
+                    s = s & existing
                 res = s & request.reserve
                 if res:
                     warns.append(

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from itertools import repeat
 
-from ompviz.cpuset import CpuSet
+from ompviz.cpuset import MAX_CPU, CpuSet
+from ompviz.errors import OmpvizError
 from ompviz.plan import runtime as rt
 from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker, placement
 from ompviz.topology.model import Topology
@@ -33,15 +34,18 @@ from ompviz.topology.model import Topology
 VARS = ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU", "CPU_VISIBLE_MEMORY_NODES")
 
 
-def vllm_parse_mask(mask: str) -> set[int]:
-    """Same steps as vLLM's ``parse_mask``: raises the same ValueError / IndexError on the same input."""
+def vllm_parse_mask(mask: str, limit: int = MAX_CPU) -> set[int]:
+    """Same steps as vLLM's ``parse_mask``: raises the same ValueError / IndexError on the same input. Ranges stop
+    at ``limit`` (ids above it, e.g. CPUs the machine lacks, change nothing once intersected with real CPUs)."""
     result: list[int] = []
     for token in mask.split(","):
         try:
             start, finish = token.split("-")
             if int(start) > int(finish):
                 raise IndexError("Invalid Indexes for cpu ranges")
-            result.extend(range(int(start), int(finish) + 1))
+            # every mask is intersected with real CPUs: stopping at the limit gives the same binding without
+            # building a billion-element list for a typo like 0-1000000000
+            result.extend(range(int(start), min(int(finish), limit) + 1))
         except ValueError:
             result.append(int(token))
     return set(result)
@@ -209,7 +213,8 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
 
     # Parse everything vLLM parses, in its order; any exception means vLLM fails before any worker starts.
     try:
-        masks = [vllm_parse_mask(spec) for spec in bind.split("|")] if bind is not None else [None]
+        top = topology.all_cpus.last or 0
+        masks = [vllm_parse_mask(spec, top) for spec in bind.split("|")] if bind is not None else [None]
     except (ValueError, IndexError) as e:
         return [], [*warns, _err("VLLM_CPU_OMP_THREADS_BIND", bind or "", e)], info
     nodes_txt = vars_.get("CPU_VISIBLE_MEMORY_NODES")
@@ -222,6 +227,13 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
         reserved = int(res_txt)
     except ValueError as e:
         return [], [*warns, _err("VLLM_CPU_NUM_OF_RESERVED_CPU", res_txt, e)], info
+    from ompviz.plan.planner import MAX_THREADS
+
+    if -reserved > MAX_THREADS:  # a negative count raises OMP_NUM_THREADS: a typo must not plan a million threads
+        raise OmpvizError(
+            f"VLLM_CPU_NUM_OF_RESERVED_CPU={reserved} would give each worker more than {MAX_THREADS:,} OpenMP "
+            "threads; give 0 or a small positive number"
+        )
 
     by_os = topology._by_os
     places: list[tuple[int, set[int]]] = []  # (node, mask)

@@ -6,7 +6,8 @@ Codes (stable: the TUI, exports and scripts key on them):
   empty-rank            error    a rank ends up with no CPU
   more-ranks-than-cpus  error    ranks must share CPUs
   more-ranks-than-cores warning  ranks split on single CPUs (SMT siblings serve different ranks)
-  cpu-not-exist         error    a rank names a CPU the machine does not have
+  cpu-not-exist         error    a rank names a CPU the machine does not have (left out of the rank)
+  reserve-not-exist     info     --reserve names CPUs the machine does not have
   cpu-offline           warning  a rank includes offline CPUs
   cpu-not-allowed       warning  a rank includes CPUs outside the allowed set (cgroup / affinity)
   reserved-in-rank      warning  a manual list includes reserved CPUs (they are removed)
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import PlanRequest, PlanWarning, Worker
 from ompviz.topology.model import Topology
+from ompviz.topology.show import plural
 
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -39,6 +41,16 @@ _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
 def sort(warns: Iterable[PlanWarning]) -> list[PlanWarning]:
     """Errors first, then warnings, then info; stable within a severity."""
     return sorted(warns, key=lambda w: _SEV_ORDER.get(w.severity, 3))
+
+
+def cpus_text(cpus: CpuSet, limit: int = 24) -> str:
+    """``CPUs 2-1048575`` / ``CPU 9``; a set of more than ``limit`` runs (e.g. ``0-1048575:2``) is summed up as
+    ``524288 CPUs from 0 to 1048574`` instead of a megabyte of text in a one-line message."""
+    bits = cpus.mask
+    runs = bits.bit_count() - (bits & (bits >> 1)).bit_count()
+    if runs > limit:
+        return f"{len(cpus)} CPUs from {cpus.first} to {cpus.last}"
+    return f"{plural(len(cpus), 'CPU', count=False)} {cpus.to_list()}"
 
 
 def ranks_text(ranks: Sequence[int]) -> str:
@@ -100,7 +112,7 @@ def check(
                 PlanWarning(
                     "cpu-not-exist",
                     "error",
-                    f"rank {w.rank} names CPUs {ne.to_list()} that {topology.name} does not have "
+                    f"rank {w.rank} names {cpus_text(ne)} that {topology.name} does not have "
                     f"(CPUs: {existing.to_list()})",
                     (w.rank,),
                     ne,
