@@ -127,3 +127,16 @@ def test_huge_numbers_are_one_line_exit_2(capsys, box):
     rc, out, err = run(capsys, "plan", "-t", box, "-s", "manual", "--cpus", "0-1048575", "-f", "json")
     assert rc == 1 and json.loads(out)["workers"][0]["cpus"] == "0-15"
     assert "names CPUs 16-1048575 that" in err
+
+
+def test_unknown_vllm_var_is_refused_with_a_suggestion(capsys, box):
+    known = "VLLM_CPU_OMP_THREADS_BIND, VLLM_CPU_NUM_OF_RESERVED_CPU and CPU_VISIBLE_MEMORY_NODES"
+    rc, out, err = run(capsys, "plan", "-t", box, "-s", "vllm", "--vllm-var", "VLLM_CPU_OMP_THREAD_BIND=0-3")
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert "--vllm-var VLLM_CPU_OMP_THREAD_BIND: unknown variable (did you mean VLLM_CPU_OMP_THREADS_BIND?)" in err
+    assert known in err
+    rc, _, err = run(capsys, "plan", "-t", box, "-s", "vllm", "--vllm-var", "FOO=1")
+    assert rc == 2 and "--vllm-var FOO: unknown variable; vLLM's CPU binding reads only " + known in err
+    # a known name still plans: CPUs 0-3 lie in one NUMA node of the box, one place for one worker
+    rc, out, err = run(capsys, "plan", "-t", box, "-s", "vllm", "--vllm-var", "VLLM_CPU_OMP_THREADS_BIND=0-3")
+    assert rc == 0 and "{0, 1, 2, 3}" in out, err

@@ -54,6 +54,16 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
 VLLM_VARS = ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU", "CPU_VISIBLE_MEMORY_NODES")
 
 
+def _unknown_vllm_var(name: str) -> str:
+    """One line: the name is not one of vLLM's binding variables, the three that are, and the closest one."""
+    import difflib
+
+    close = difflib.get_close_matches(name.upper(), VLLM_VARS, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    a, b, c = VLLM_VARS
+    return f"--vllm-var {name}: unknown variable{hint}; vLLM's CPU binding reads only {a}, {b} and {c}"
+
+
 def request_from_args(args: argparse.Namespace, base: PlanRequest | None = None) -> PlanRequest:
     """Build a PlanRequest from the flags; flags left unset keep ``base`` (e.g. a loaded config)."""
     r = base or PlanRequest()
@@ -86,10 +96,13 @@ def request_from_args(args: argparse.Namespace, base: PlanRequest | None = None)
     if vv is not None:
         pairs = []
         for item in vv:
-            if "=" not in item:
+            if "=" not in item or not item.split("=", 1)[0].strip():
                 raise OmpvizError(f"--vllm-var {item!r}: write NAME=VALUE, e.g. VLLM_CPU_OMP_THREADS_BIND=0-31|32-63")
             k, v = item.split("=", 1)
-            pairs.append((k.strip(), v))
+            k = k.strip()
+            if k not in VLLM_VARS:
+                raise OmpvizError(_unknown_vllm_var(k))
+            pairs.append((k, v))
         kw["vllm_vars"] = tuple(pairs)
     elif (kw.get("strategy") or r.strategy) == "vllm" and not r.vllm_vars:
         kw["vllm_vars"] = tuple((k, os.environ[k]) for k in VLLM_VARS if k in os.environ)
