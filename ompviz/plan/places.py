@@ -174,6 +174,32 @@ def abstract_name(topology: Topology, places: Sequence[CpuSet], granularity: str
     return granularity if n == full_len else f"{granularity}({n})"
 
 
+def abstract_mismatch(topology: Topology, places: Sequence[CpuSet], granularity: str) -> tuple[str, int, tuple]:
+    """Why ``abstract_name`` found no name for ``places``: ``(kind, k, (a, b))`` with k the first place that differs.
+
+    kind ``"order"``: one runtime builds exactly these places, the other orders them differently (``threads`` on
+    machines whose SMT siblings are numbered N, N+192: libgomp goes by CPU id, LLVM by hwloc logical index);
+    (a, b) = (libgomp's place k, LLVM's place k). kind ``"machine"``: neither runtime's list starts with these
+    places, because the name expands over the whole allowed CPU set, not the rank's CPUs; (a, b) = (the runtime's
+    place k, the rank's place k), a = None when the machine has fewer such places than the rank.
+    """
+    n = len(places)
+    places = tuple(places)
+    full = {rt: abstract_places(topology, granularity, rt) for rt in ("gnu", "llvm")}
+    ok = {rt: n <= len(f) and f[:n] == places for rt, f in full.items()}
+
+    def first_diff(f: tuple[CpuSet, ...]) -> int:
+        return next((k for k in range(n) if k >= len(f) or f[k] != places[k]), n)
+
+    if ok["gnu"] != ok["llvm"]:
+        k = first_diff(full["llvm"] if ok["gnu"] else full["gnu"])
+        g, lv = full["gnu"], full["llvm"]
+        return "order", k, (g[k] if k < len(g) else None, lv[k] if k < len(lv) else None)
+    g = full["gnu"]
+    k = first_diff(g)
+    return "machine", k, (g[k] if k < len(g) else None, places[k] if k < n else None)
+
+
 # -- formatting -------------------------------------------------------------------------------------------------
 def format_explicit(places: Sequence[CpuSet]) -> str:
     # to_braces() text is kept by each set: a plan's places are mostly the topology's shared sets (one CPU, a

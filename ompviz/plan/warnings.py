@@ -53,6 +53,10 @@ def cpus_text(cpus: CpuSet, limit: int = 24) -> str:
     return f"{plural(len(cpus), 'CPU', count=False)} {cpus.to_list()}"
 
 
+def _place_text(place: CpuSet | None) -> str:
+    return "missing" if place is None else cpus_text(place, limit=4)
+
+
 def ranks_text(ranks: Sequence[int]) -> str:
     """'rank 3' / 'ranks 0-2,5' (range notation, short even for 64 ranks)."""
     if len(ranks) == 1:
@@ -321,16 +325,39 @@ def check(
                 )
             )
         if fallback:
-            add(
-                PlanWarning(
-                    "abstract-fallback",
-                    "info",
-                    f"OMP_PLACES written explicitly for {ranks_text(fallback)}: ompviz starts workers without "
-                    f"restricting their affinity, so '{request.places}' would expand over the whole machine, "
-                    "not over the rank's CPUs",
-                    tuple(fallback),
+            from ompviz.plan.places import abstract_mismatch
+
+            # one warning per reason, with the first differing place of the first rank as the example
+            by_kind: dict[str, list[tuple[int, int, tuple]]] = {}
+            wmap = {w.rank: w for w in workers}
+            for r in fallback:
+                kind, k, pair = abstract_mismatch(topology, wmap[r].places, request.places)
+                by_kind.setdefault(kind, []).append((r, k, pair))
+            g = request.places
+            for kind, items in by_kind.items():
+                ranks = [r for r, _, _ in items]
+                _, k, (a, b) = items[0]
+                if kind == "order":
+                    why = (
+                        f"libgomp and LLVM libomp order '{g}' places differently on this machine's numbering "
+                        f"(place {k} is {_place_text(a)} for libgomp, {_place_text(b)} for LLVM: libgomp follows "
+                        "CPU ids, LLVM hwloc's logical order, which keeps a core's SMT siblings together), so no "
+                        "abstract name gives these places under both"
+                    )
+                else:
+                    why = (
+                        f"ompviz starts workers without restricting their affinity, so '{g}' expands over the whole "
+                        f"machine, not over the rank's CPUs (its place {k} would be {_place_text(a)}, the rank's is "
+                        f"{_place_text(b)})"
+                    )
+                add(
+                    PlanWarning(
+                        "abstract-fallback",
+                        "info",
+                        f"OMP_PLACES written explicitly for {ranks_text(ranks)}: {why}",
+                        tuple(ranks),
+                    )
                 )
-            )
     if alt_inexact:
         add(
             PlanWarning(

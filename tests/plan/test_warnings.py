@@ -63,3 +63,25 @@ def test_unequal_and_threads_share_places():
     # rank 1: 3 threads on 2 CPUs -> oversubscribed
     assert w["threads-share-places"].ranks == (0,) and w["threads-share-places"].severity == "info"
     assert w["oversubscribed"].ranks == (1,)
+
+
+def test_abstract_fallback_states_the_real_reason():
+    # 1 package, 4 cores x 2 PUs, siblings numbered N and N+4 (core c = {c, c+4}), everything allowed and online
+    recs = [PURecord(c + 4 * t, package=0, numa=0, l3_key=0, core_key=c) for c in range(4) for t in range(2)]
+    m = build_topology(recs, name="n4", source="test", source_kind="synthetic")
+    # one rank = the whole machine, places=threads: libgomp builds {0},{1},{2}.. (CPU id order), LLVM {0},{4},{1}..
+    # (hwloc logical order, siblings together); the rank's places follow CPU ids, so only LLVM differs, at place 1
+    p = plan(m, PlanRequest(ranks=1, threads=4, places="threads", notation="abstract"))
+    w = by_code(p)["abstract-fallback"]
+    assert w.ranks == (0,)
+    assert "libgomp and LLVM libomp order 'threads' places differently" in w.message
+    assert "place 1 is CPU 1 for libgomp, CPU 4 for LLVM" in w.message
+    assert "whole machine" not in w.message  # the false reason the single whole-machine rank used to get
+    # two ranks of 2 cores: rank 0 = cores(2) exactly; rank 1's places {2,6},{3,7} are not the machine's first two
+    # cores ({0,4},{1,5}): 'cores' expands over the whole machine
+    p = plan(m, PlanRequest(ranks=2, places="cores", notation="abstract"))
+    w = by_code(p)
+    assert w["abstract-exact"].ranks == (0,) and p.workers[0].env_dict["OMP_PLACES"] == "cores(2)"
+    assert w["abstract-fallback"].ranks == (1,)
+    assert "'cores' expands over the whole machine, not over the rank's CPUs" in w["abstract-fallback"].message
+    assert "its place 0 would be CPUs 0,4, the rank's is CPUs 2,6" in w["abstract-fallback"].message
