@@ -789,7 +789,22 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             notes.append("physical_package_id is unknown (-1): packages numbered in CPU order, not by OS index")
     # CPU sets of the other objects hwloc's Linux backend builds from the topology directory: dies, Arm clusters
     # (Group "Cluster"), s390 books and drawers (Groups). They only shape PURecord.levels (hwloc_distrib's tree).
+    # The kernel lists each object's CPUs in every member's directory: a CPU already covered by a set read for
+    # another CPU is not read again (a 256-CPU POWER dump has only 256-bit masks, slow to parse per CPU).
     extra_sets: dict[int, list[CpuSet]] = {c: [] for c in valid}
+    seen_sets: dict[object, dict[int, CpuSet]] = {}  # object kind -> {cpu: its set}
+
+    def member_set(kind: object, c: int, read: Callable[[], CpuSet | None]) -> None:
+        known = seen_sets.setdefault(kind, {})
+        got = known.get(c)
+        if got is None:
+            got = read()
+            if got is None:
+                return
+            for m in got:
+                known.setdefault(m, got)
+        extra_sets[c].append(got)
+
     for c in valid:
         t = base.format(c)
         for lst, msk in (
@@ -798,9 +813,9 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
             ("book_siblings_list", "book_siblings"),
             ("drawer_siblings_list", "drawer_siblings"),
         ):
-            got = r.first([(t + lst, parse_cpulist), (t + msk, parse_cpumask)])
-            if got is not None:
-                extra_sets[c].append(got)
+            member_set(
+                lst, c, lambda t=t, lst=lst, msk=msk: r.first([(t + lst, parse_cpulist), (t + msk, parse_cpumask)])
+            )
 
     # a die is only worth a level when some package holds more than one (hwloc merges identical levels)
     dies_per_pkg: dict[object, set] = {}
@@ -827,9 +842,13 @@ def _read_topology(fs: Fs, *, label: str, source: str, source_kind: str, default
                 name = f"L{level}" if typ in ("Unified", "Data", "") else None
             size = r.get(ip + "size", parse_cache_size)
             # every CPU cache is an hwloc object (L1i included: hwloc keeps instruction caches by default)
-            every = r.first([(ip + "shared_cpu_list", parse_cpulist), (ip + "shared_cpu_map", parse_cpumask)])
-            if every is not None:
-                extra_sets[c].append(every)
+            member_set(
+                ("cache", idx, level, typ),
+                c,
+                lambda ip=ip: r.first(
+                    [(ip + "shared_cpu_list", parse_cpulist), (ip + "shared_cpu_map", parse_cpumask)]
+                ),
+            )
             if name and size and name not in cache_sizes:
                 cache_sizes[name] = size
             if level == 3 and typ in ("Unified", "Data", ""):
