@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import signal
 import time
 
@@ -174,12 +175,26 @@ async def test_replay_fills_tables_map_and_verdicts():
         assert [str(c) for c in workers.get_row("1")[4:5]] == ["2.70M"]
         assert str(workers.get_row("1")[6]) == "✖ mismatch"
         lines = scr.query_one(HeatMap).plain_lines()
-        # PU cells: OS number then the mark column: threads 0..3 of rank 0 on CPUs 0..3, '+' on 9 (two threads),
-        # rank 1's thread 3 on 11; idle 4 and the unused sibling 16 have a blank mark. Cells are 3 columns (2
-        # digits + mark); the first L3 block is 14 wide (its label "NUMA 0 · L3 #0") plus a 1-column gap.
-        assert lines[2] == " 0⁰ 1¹ 2² 3³    4  5  6  7"
-        assert lines[3] == "16 17 18 19    20 21 22 23"
-        assert lines[6] == " 8⁰ 9+10 11³   12 13 14 15"
+
+        # PU cells: a blank gap column, the OS number (2 digits, right-aligned), then the mark column: threads 0..3
+        # of rank 0 on CPUs 0..3, '+' on 9 (two threads), rank 1's thread 3 on 11; idle 4 and the unused sibling 16
+        # have a blank mark. Cells are 4 columns (gap + 2 digits + mark): a 4-core block is 16 wide (more than its
+        # label "NUMA 0 · L3 #0"), then the 1-column gap between blocks. Without the gap column cells ran together
+        # ("9+10", and "0⁰1⁰" on a 1-digit machine).
+        def cells(*pairs) -> str:  # (OS number, mark) -> gap + number + mark (plain_lines strips the line's end)
+            return "".join(f" {n:>2}{m}" for n, m in pairs)
+
+        assert (
+            lines[2]
+            == cells((0, "⁰"), (1, "¹"), (2, "²"), (3, "³")) + " " + cells(*((n, " ") for n in range(4, 8))).rstrip()
+        )
+        assert (
+            lines[3]
+            == cells(*((n, " ") for n in range(16, 20))) + " " + cells(*((n, " ") for n in range(20, 24))).rstrip()
+        )
+        rank1 = cells((8, "⁰"), (9, "+"), (10, " "), (11, "³"))
+        assert lines[6] == rank1 + " " + cells(*((n, " ") for n in range(12, 16))).rstrip()
+        assert "  0⁰  1¹" in lines[2] and "  9+ 10 " in lines[6]  # as a reader sees it: numbers apart
 
 
 @sync
@@ -195,6 +210,51 @@ async def test_replay_end_shows_summary_with_dead_worker():
         assert "killed by SIGKILL" in str(scr.query_one(LiveWorkerTable).get_row("1")[2])
         threads = scr.query_one(LiveThreadTable)
         assert str(threads.get_row("1:2001")[5]) == "dead" and str(threads.get_row("0:1001")[5]) == "stopped"
+        # the run's throughput stays readable after the end (QA: iter/s turned to "—"): the last value each worker
+        # reported while running (rank 0: 4 x 1.2M = 4.80M; rank 1: 1.5M + 0.4M + 0.3M + 0.5M = 2.70M), and in the
+        # summary beside the mean
+        workers = scr.query_one(LiveWorkerTable)
+        assert str(workers.get_row("0")[4]) == "4.80M" and str(workers.get_row("1")[4]) == "2.70M"
+        assert "mean 4.40M iter/s · last 4.80M" in details
+
+
+@sync
+async def test_stop_key_says_stopped_by_you_with_the_length_and_keeps_throughput():
+    app = Host(recorded()[:3])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, until=lambda s: s.state == "paused")
+        await pilot.press("s")
+        scr = await settle(pilot, until=lambda s: s.state == "ended")
+        details = str(scr.query_one("#live-details").render())
+        # the recording's last sample is at 1.5 s
+        assert "Run ended: stopped by you after 1.5 s" in details and "all workers exited" not in details
+        assert str(scr.query_one(LiveWorkerTable).get_row("0")[4]) == "4.80M"
+
+
+def test_live_keys_q_quits_escape_goes_back_both_in_the_footer():
+    keys = {b.key: (b.action, b.show) for b in LiveScreen.BINDINGS}
+    assert keys["q"] == ("quit_app", True) and keys["escape"] == ("back", True)
+    keys = {b.key: (b.action, b.show) for b in ABScreen.BINDINGS}
+    assert keys["q"] == ("quit_app", True) and keys["escape"] == ("back", True)
+
+
+@sync
+async def test_escape_goes_back_and_q_quits_the_app():
+    app = Host(recorded()[:3])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, until=lambda s: s.state == "paused")
+        await pilot.press("escape")
+        deadline = time.monotonic() + 10
+        while isinstance(app.screen, LiveScreen) and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert not isinstance(app.screen, LiveScreen) and app.is_running  # back, the app goes on
+        app.push_screen(LiveScreen(app.topology, app.plan, **app.kw))
+        await settle(pilot, until=lambda s: s.state == "paused")
+        await pilot.press("q")
+        deadline = time.monotonic() + 10
+        while app.is_running and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert not app.is_running
 
 
 def _snap_until(state):
@@ -250,7 +310,7 @@ async def test_real_workers_ok_stop_kill_and_quit():
         return s.state == "running" and v is not None and v.verified and len(v.workers[0].threads) >= 2
 
     async with app.run_test(size=(160, 50)) as pilot:
-        scr = await settle(pilot, until=all_ok, timeout=15)
+        scr = await settle(pilot, until=lambda s: all_ok(s) and s.latest.workers[0].throughput, timeout=15)
         table = scr.query_one(LiveThreadTable)
         omp = sorted(
             (tv.omp_thread, str(tv.allowed), tv.verdict) for tv in table.verdicts.values() if tv.omp_thread is not None
@@ -262,8 +322,10 @@ async def test_real_workers_ok_stop_kill_and_quit():
         await pilot.press("s")
         scr = await settle(pilot, until=lambda s: s.state == "ended", timeout=10)
         assert procs_with_run_id(run_id) == []
-        assert "stopped by you" in str(scr.query_one("#live-details").render())
+        details = str(scr.query_one("#live-details").render())
+        assert re.search(r"Run ended: stopped by you after \d+\.\d s", details), details
         assert scr.summary.verdict.verified
+        assert str(scr.query_one(LiveWorkerTable).get_row("0")[4]) != "—"  # the kernel's last rate stays shown
 
         # r: a new run; SIGKILL its worker: shown dead with its signal, the view stays up
         await pilot.press("r")
@@ -276,11 +338,30 @@ async def test_real_workers_ok_stop_kill_and_quit():
         assert state == "✝ killed by SIGKILL"
         assert "killed by SIGKILL" in str(scr.query_one("#live-details").render())
 
-        # r again, then quit the app while the workers run: unmounting the screen stops them
+        # r again, then escape while the workers run: they stop and the view goes back (QA: the final samples of
+        # that stop started an "all workers exited" stop that cancelled the leaving: the view stayed)
         await pilot.press("r")
+        scr = await settle(pilot, until=lambda s: s.state == "running" and s.latest is not None, timeout=15)
+        run_id = scr.run_id
+        assert procs_with_run_id(run_id)
+        await pilot.press("escape")
+        deadline = time.monotonic() + 10
+        while isinstance(app.screen, LiveScreen) and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert not isinstance(app.screen, LiveScreen) and app.is_running
+        assert procs_with_run_id(run_id) == []
+
+        # a new live view, q while the workers run: the workers stop, then the app quits
+        app.push_screen(LiveScreen(app.topology, app.plan, **app.kw))
         scr = await settle(pilot, until=lambda s: s.state == "running" and s.latest is not None, timeout=15)
         last_run = scr.run_id
         assert procs_with_run_id(last_run)
+        await pilot.press("q")
+        deadline = time.monotonic() + 10
+        while app.is_running and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert not app.is_running
+        assert procs_with_run_id(last_run) == []
     assert procs_with_run_id(last_run) == []
 
 
@@ -367,6 +448,24 @@ async def test_ab_side_by_side_numbers_and_ratio():
         ]
         text = str(scr.query_one("#ab-conclusion").render())
         assert "B (spread/close) is faster: 1.50× the throughput of A (compact/close)" in text
+
+
+@sync
+async def test_ab_boxes_show_plans_and_an_instruction_before_the_first_run():
+    # QA: two empty boxes until g. Before any run each box lists its plan's workers and says what g will do.
+    app = ab_host(ab_fakes())
+    async with app.run_test(size=(160, 50)) as pilot:
+        scr = await settle(pilot, ABScreen)
+        await pilot.pause()
+        a = str(scr.query_one("#ab-a").render())
+        b = str(scr.query_one("#ab-b").render())
+        assert a.splitlines() == [
+            " 0  CPUs 0-3 · 4 thr · {0},{1},{2},{3}",
+            " 1  CPUs 8-11 · 4 thr · {8},{9},{10},{11}",
+            "press g: runs first, 0.2 s, then B",
+        ]
+        assert b.splitlines()[-1] == "press g: runs after A, 0.2 s · s / b change B"
+        assert "g: run A then B" in str(scr.query_one("#ab-status").render())
 
 
 def test_snapshot_ab(snap_compare):

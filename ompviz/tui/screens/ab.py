@@ -75,7 +75,8 @@ class ABScreen(ModalScreen[ABResult | None]):
         Binding("s", "b_strategy", "B strategy"),
         Binding("b", "b_bind", "B bind"),
         Binding("d", "duration", "Duration"),
-        Binding("escape,q", "back", "Back"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "quit_app", "Quit"),
     ]
 
     @dataclass
@@ -115,6 +116,9 @@ class ABScreen(ModalScreen[ABResult | None]):
         self.summaries: dict[str, RunSummary] = {}
         self.result: ABResult | None = None
         self._session: LiveSession | None = None
+        # Textual's is_mounted is still False inside on_mount: without this flag the first paint was skipped and
+        # the screen showed two empty boxes until `g` (QA)
+        self._can_paint = False
 
     # -- plan B ----------------------------------------------------------------------------------------------------
     def _replan(self, request: PlanRequest) -> None:
@@ -142,6 +146,7 @@ class ABScreen(ModalScreen[ABResult | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._can_paint = True
         self._paint()
 
     # -- running ---------------------------------------------------------------------------------------------------
@@ -214,7 +219,7 @@ class ABScreen(ModalScreen[ABResult | None]):
 
     # -- painting --------------------------------------------------------------------------------------------------
     def _paint(self) -> None:
-        if not self.is_mounted:
+        if not (self._can_paint or self.is_mounted):
             return
         self._paint_status()
         self.query_one("#ab-a", Static).update(self._plan_text("a", self.plan_a))
@@ -253,8 +258,18 @@ class ABScreen(ModalScreen[ABResult | None]):
             t.append("binding: ")
             t.append_text(verdict_text("ok" if s.verdict.verified else "mismatch"))
             t.append(f" · {len(s.samples)} samples")
+        elif self.phase == side:
+            t.append("running now…", "italic")
+        elif self.phase in ("ready", "done", "error"):
+            t.append(self._instruction(side), "dim")
         t.rstrip()
         return t
+
+    def _instruction(self, side: str) -> str:
+        """The one line a box shows before its plan has run."""
+        if side == "a":
+            return f"press g: runs first, {self.seconds:g} s, then B"
+        return f"press g: runs after A, {self.seconds:g} s · s / b change B"
 
     def _paint_table(self) -> None:
         rows: list[tuple[str, tuple]] = []
@@ -319,10 +334,21 @@ class ABScreen(ModalScreen[ABResult | None]):
         self._paint()
 
     def action_back(self) -> None:
+        """escape: stop a run in progress, back to the live view."""
+        self._leave(quit_app=False)
+
+    def action_quit_app(self) -> None:
+        """q: stop a run in progress, quit ompviz (as q does everywhere else)."""
+        self._leave(quit_app=True)
+
+    def _leave(self, quit_app: bool) -> None:
         async def leave() -> None:
             session = self._session
             if session is not None and session.running:
                 await asyncio.to_thread(session.stop)
-            self.dismiss(self.result)
+            if quit_app:
+                self.app.exit()
+            else:
+                self.dismiss(self.result)
 
         self.run_worker(leave(), group="ab-leave")

@@ -8,8 +8,9 @@ summary come from ``ompviz.live``; nothing here decides whether a thread is boun
 
 Process rules: workers are started from the UI thread (their PR_SET_PDEATHSIG is tied to the thread that forked
 them); stopping (SIGTERM, grace, SIGKILL) runs in a thread so a worker ignoring SIGTERM never freezes the UI;
-leaving the screen, or the app quitting, stops the session (``on_unmount``, synchronous there because the
-process is about to go away).
+leaving the screen (escape), quitting (q), or the app exiting otherwise stops the session (``on_unmount``,
+synchronous there because the process is about to go away). While leaving, samples no longer act: the final
+samples of our own stop must not start an "all workers exited" stop that would cancel the leaving.
 
 It is a ModalScreen so the explorer's keys (s strategy, b bind, ...) do not act behind it and the footer lists
 only this view's keys.
@@ -44,6 +45,7 @@ from ompviz.tui.widgets.heatmap import HeatMap, HeatState, heat_legend
 from ompviz.tui.widgets.threadtable import (
     LiveThreadTable,
     LiveWorkerTable,
+    last_rate,
     rate_text,
     state_text,
     verdict_text,
@@ -96,7 +98,8 @@ class LiveScreen(ModalScreen[None]):
         Binding("a", "ab", "A/B"),
         Binding("o", "numbering", "OS/L#"),
         Binding("z", "fold", "Fold"),
-        Binding("escape,q", "back", "Back"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "quit_app", "Quit"),
     ]
 
     @dataclass
@@ -140,6 +143,8 @@ class LiveScreen(ModalScreen[None]):
         self.run_id = ""
         self._run = 0
         self._replay_stop = threading.Event()
+        self._leaving = False  # escape/q pressed: stop, then leave; samples no longer start anything
+        self._can_paint = False  # set in on_mount (Textual's is_mounted is still False there)
         self._reset_view()
 
     def _reset_view(self) -> None:
@@ -167,6 +172,7 @@ class LiveScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#live-details-scroll").border_title = "Details"
+        self._can_paint = True
         self._paint()
         self.query_one(HeatMap).focus()
         self.call_after_refresh(self._begin)
@@ -209,11 +215,13 @@ class LiveScreen(ModalScreen[None]):
         self.state, self.error = "error", message
         self._paint()
 
-    async def _stop(self, why: str) -> None:
+    async def _stop(self, why: str, by_user: bool = False) -> None:
+        """Stop the run and show the summary. ``by_user``: ompviz stopped the workers on request, and the summary
+        says so with the run's length (not "all workers exited": they were stopped)."""
         if self.replay is not None:
             self._replay_stop.set()
             if self.state in ("running", "paused"):
-                self._end_replay(why)
+                self._end_replay(why, by_user)
             return
         session = self.session
         if session is None or self.state not in ("running", "starting"):
@@ -224,6 +232,8 @@ class LiveScreen(ModalScreen[None]):
         self.summary = summary
         if summary.samples:
             self._apply(summary.samples[-1])
+        if by_user:
+            why = f"{why} after {summary.duration:.1f} s"
         self.state, self.ended_why = "ended", why
         self._paint()
 
@@ -270,7 +280,7 @@ class LiveScreen(ModalScreen[None]):
             self.state, self.ended_why = "paused", "end of the recording (workers still running in it)"
             self._paint()
 
-    def _end_replay(self, why: str) -> None:
+    def _end_replay(self, why: str, by_user: bool = False) -> None:
         samples = tuple(self._samples)
         self.summary = RunSummary(
             run_id="replay",
@@ -281,12 +291,14 @@ class LiveScreen(ModalScreen[None]):
             final=samples[-1].workers if samples else (),
             verdict=verify_run(samples, self.plan.workers, self.rules),
         )
+        if by_user:
+            why = f"{why} after {self.summary.duration:.1f} s"
         self.state, self.ended_why = "ended", why
         self._paint()
 
     # -- samples ---------------------------------------------------------------------------------------------------
     def on_live_screen_sample_arrived(self, event: SampleArrived) -> None:
-        if event.run != self._run:
+        if event.run != self._run or self._leaving:
             return
         with self.app.batch_update():
             self._apply(event.sample)
@@ -312,7 +324,7 @@ class LiveScreen(ModalScreen[None]):
 
     # -- painting --------------------------------------------------------------------------------------------------
     def _paint(self) -> None:
-        if not self.is_mounted:
+        if not (self._can_paint or self.is_mounted):
             return
         self.query_one("#live-status", Static).update(self._status_text())
         self.query_one(LiveWorkerTable).show(self.verdict or self._empty_verdict(), self.latest, self.history)
@@ -364,7 +376,7 @@ class LiveScreen(ModalScreen[None]):
         if self.state == "error":
             t.append("Cannot run this plan here\n", "bold red")
             t.append(self.error + "\n\n")
-            t.append("r: try again · escape: back to the explorer", "dim")
+            t.append("r: try again · escape: back to the explorer · q: quit", "dim")
             return t
         if self.state == "ended" and self.summary is not None:
             return self._summary_text(self.summary)
@@ -383,6 +395,8 @@ class LiveScreen(ModalScreen[None]):
             t.append("\n")
             for p in wv.problems:
                 t.append(f"  {p}\n")
+            if wv.note:
+                t.append(f"  {wv.note}\n", "dim")
             for tv in wv.threads:
                 if tv.verdict not in ("ok", "unknown") and tv.detail:
                     t.append(f"  thread {tv.omp_thread}: ", "bold")
@@ -392,7 +406,7 @@ class LiveScreen(ModalScreen[None]):
             env = w.env_dict
             t.append(f" {w.rank} ", rank_style(w.rank))
             t.append(f" CPUs {w.cpus} · OMP_PLACES={env.get('OMP_PLACES', '(unset)')}\n")
-        t.append("\ns stop · r restart · a A/B against another plan", "dim")
+        t.append("\ns stop · r restart · a A/B against another plan · escape back · q quit", "dim")
         return t
 
     def _summary_text(self, summary: RunSummary) -> Text:
@@ -405,12 +419,17 @@ class LiveScreen(ModalScreen[None]):
             t.append(f" {wv.rank} ", rank_style(wv.rank))
             t.append(" ")
             t.append_text(verdict_text(wv.verdict))
-            t.append(f"  mean {rate_text(means.get(wv.rank))} iter/s\n")
-            t.append("    ")
+            t.append(f"  mean {rate_text(means.get(wv.rank))} iter/s")
+            last = last_rate(self.history.get(wv.rank, ()))
+            if last is not None:
+                t.append(f" · last {rate_text(last)}")
+            t.append("\n    ")
             t.append_text(state_text(final.get(wv.rank)))
             t.append("\n")
             for p in wv.problems:
                 t.append(f"    {p}\n", "dim")
+            if wv.note:
+                t.append(f"    {wv.note}\n", "dim")
         t.append("\n")
         total = [v for v in means.values() if v is not None]
         if total:
@@ -420,7 +439,7 @@ class LiveScreen(ModalScreen[None]):
                      "bold green")  # fmt: skip
         else:
             t.append("✖ NOT verified: see the verdicts\n", "bold red")
-        t.append("\nr run again · a A/B against another plan · escape back", "dim")
+        t.append("\nr run again · a A/B against another plan · escape back · q quit", "dim")
         return t
 
     # -- events and actions ----------------------------------------------------------------------------------------
@@ -435,10 +454,12 @@ class LiveScreen(ModalScreen[None]):
         self._paint_map()
 
     def action_stop(self) -> None:
-        self.run_worker(self._stop("stopped by you"), group="live-control", exclusive=True)
+        if self._leaving:
+            return
+        self.run_worker(self._stop("stopped by you", by_user=True), group="live-control", exclusive=True)
 
     def action_restart(self) -> None:
-        if self.state in ("starting", "stopping"):
+        if self.state in ("starting", "stopping") or self._leaving:
             return
         if self.replay is not None:
             self._replay_stop.set()
@@ -453,6 +474,9 @@ class LiveScreen(ModalScreen[None]):
 
     def action_ab(self) -> None:
         from ompviz.tui.screens.ab import ABScreen
+
+        if self._leaving:
+            return
 
         async def go() -> None:
             await self._stop("stopped for an A/B comparison")
@@ -476,8 +500,23 @@ class LiveScreen(ModalScreen[None]):
         self.query_one(HeatMap).next_fold()
 
     def action_back(self) -> None:
+        """escape: stop the workers, back to the explorer."""
+        self._leave(quit_app=False)
+
+    def action_quit_app(self) -> None:
+        """q: stop the workers, then quit ompviz (as q does in the explorer)."""
+        self._leave(quit_app=True)
+
+    def _leave(self, quit_app: bool) -> None:
+        if self._leaving:
+            return
+        self._leaving = True  # from now on samples (our own stop's last ones included) start nothing
+
         async def leave() -> None:
             await asyncio.to_thread(self.stop_now)
-            self.dismiss(None)
+            if quit_app:
+                self.app.exit()
+            else:
+                self.dismiss(None)
 
         self.run_worker(leave(), group="live-control", exclusive=True)

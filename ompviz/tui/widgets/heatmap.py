@@ -13,6 +13,11 @@ Cell look (a PU cell is its number plus one mark column, e.g. ``12`` + mark):
   superscript does, and a superscript cannot be misread as part of the OS number next to it.
 Offline and disallowed PUs keep the explorer's marks; a reserved PU without a thread keeps ``r``.
 Folded cells (core, L3, NUMA) show the mean utilisation of their CPUs and ``+``/digit for threads on them.
+
+PU and core cells are one column wider than the explorer's and start with a blank, unshaded column: in the explorer
+the mark column is usually blank and separates the numbers, here it holds a thread mark, and without the gap the
+cells of a 2-CPU machine read ``0⁰1⁰`` (and ``9+10`` on a 2-digit one). The shared layout has no gap option, so the
+map is laid out as if OS/logical numbers had one more digit (:class:`_OneMoreDigit`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from textual.strip import Strip
 
 from ompviz.cpuset import CpuSet
 from ompviz.live.sampler import Sample
-from ompviz.tui.widgets.maplayout import Cell
+from ompviz.topology.model import PU, Topology
+from ompviz.tui.widgets.maplayout import Cell, MapLayout, build_layout
 from ompviz.tui.widgets.topomap import MARKS, PALETTE, TopologyMap
 
 # (lower bound in %, background, text colour). All from the xterm 256-colour cube (levels 00 5f 87 af d7 ff).
@@ -119,6 +125,30 @@ def heat_legend() -> Text:
     return t
 
 
+class _OneMoreDigit:
+    """A read-only view of a Topology with one extra online PU whose OS and logical numbers have one more digit
+    than any real one. It belongs to no core, so it is never drawn; it only makes ``build_layout`` size every PU and
+    core cell one column wider (cell width = widest number + mark column). Everything else is the real topology."""
+
+    __slots__ = ("_topo", "pus", "_extra")
+
+    def __init__(self, topo: Topology) -> None:
+        online = [p for p in topo.pus if p.online]
+        max_os = max((p.os_index for p in online), default=0)
+        max_li = max((p.logical_index for p in online if p.logical_index is not None), default=0)
+        extra = PU(10 ** len(str(max_os)), 10 ** len(str(max_li)), None, None, None, None, None, None, True, True)
+        self._topo, self._extra, self.pus = topo, extra, (*topo.pus, extra)
+
+    def pu(self, os_index: int) -> PU:
+        return self._extra if os_index == self._extra.os_index else self._topo.pu(os_index)
+
+    def __getattr__(self, name: str):
+        return getattr(self._topo, name)
+
+
+GAP_ROLES = ("pu", "core")  # cells laid out one column wider: their first column is the gap
+
+
 class HeatMap(TopologyMap):
     """TopologyMap whose cells show utilisation and threads (see the module docstring)."""
 
@@ -136,16 +166,32 @@ class HeatMap(TopologyMap):
         self._strips.clear()
         self.refresh()
 
+    def _build(self, width: int, level: str) -> MapLayout:
+        """TopologyMap._build (same cache), laid out with a gap column before every PU/core cell."""
+        key = (width, level, self.numbering)
+        lay = self._map_layouts.get(key)
+        if lay is None:
+            lay = self._map_layouts[key] = build_layout(_OneMoreDigit(self.topology), width, level, self.numbering)
+        return lay
+
     def _cell_look(self, cell: Cell) -> tuple[str, Style]:
         """The base class's contract (text, one style) for plain_lines and anything else that asks."""
         parts = self._cell_parts(cell)
         return "".join(t for t, _ in parts), parts[0][1]
 
     def _cell_parts(self, cell: Cell) -> list[tuple[str, Style]]:
-        """[(number, style), (mark, style)]: the mark column has its own colour (the rank's)."""
+        """[(gap, plain)] + [(number, style), (mark, style)]: the mark column has its own colour (the rank's), the
+        gap column before a PU/core cell none (it keeps neighbouring cells apart)."""
         role = cell.role
         if role in ("header", "label"):
             return [super()._cell_look(cell)]
+        if role in GAP_ROLES and cell.width > 2:
+            gap = Cell(cell.x + 1, cell.width - 1, cell.text, role, cell.cpus, cell.pu)
+            return [(" ", Style()), *self._cell_parts_body(gap)]
+        return self._cell_parts_body(cell)
+
+    def _cell_parts_body(self, cell: Cell) -> list[tuple[str, Style]]:
+        role = cell.role
         cs = self.get_component_rich_style
         topo = self.topology
         h = self.heat
@@ -176,7 +222,7 @@ class HeatMap(TopologyMap):
             extra += Style(underline=True)
         if h.current and cell.cpus.intersects(h.current):
             extra += Style(reverse=True, bold=True)
-        if self._hover is not None and self._hover.x == cell.x and self._hover.cpus == cell.cpus:
+        if self._hover is not None and self._hover.role == cell.role and self._hover.cpus == cell.cpus:
             extra += cs("topomap--hover")
         return [(body, style + extra), (mark, mark_style + extra)]
 

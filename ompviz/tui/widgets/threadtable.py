@@ -43,6 +43,11 @@ def rate_text(x: float | None) -> str:
     return f"{x:.0f}"
 
 
+def last_rate(history: Sequence[float | None]) -> float | None:
+    """The last throughput a worker reported while it ran (None: it reported none)."""
+    return next((v for v in reversed(history) if v is not None), None)
+
+
 def signal_name(num: int) -> str:
     try:
         return signal.Signals(num).name
@@ -166,7 +171,8 @@ class LiveThreadTable(DataTable):
 
 
 class LiveWorkerTable(DataTable):
-    """rank, pid, state, team (seen/expected), throughput now and its trend, verdict."""
+    """rank, pid, state, team (seen/expected), throughput now and its trend, verdict. A worker that ended keeps
+    the last throughput it reported while running (dim): the run's numbers stay readable after a stop."""
 
     COLUMNS = (
         ("Rank", "rank"),
@@ -194,6 +200,10 @@ class LiveWorkerTable(DataTable):
         for wv in verdict.workers if verdict is not None else ():
             ws = now.get(wv.rank)
             team = f"{'?' if wv.team_size is None else wv.team_size}/{wv.expected_team}"
+            if ws is not None and not ws.alive:
+                rate: Text | str = Text(rate_text(last_rate(history.get(wv.rank, ()))), "dim")
+            else:
+                rate = rate_text(None if ws is None else ws.throughput)
             rows.append(
                 (
                     str(wv.rank),
@@ -202,7 +212,7 @@ class LiveWorkerTable(DataTable):
                         "—" if ws is None else str(ws.pid),
                         state_text(ws),
                         team,
-                        rate_text(None if ws is None else ws.throughput),
+                        rate,
                         sparkline(history.get(wv.rank, ())),
                         verdict_text(wv.verdict),
                     ),
