@@ -8,7 +8,7 @@ LiveSession (for the TUI and ``ompviz run``)::
 
     from ompviz.live import LiveSession
 
-    session = LiveSession(interval=0.5, runtime_lib="gnu")       # gnu | llvm | intel (LD_PRELOAD)
+    session = LiveSession(interval=0.5, runtime_lib="gnu")       # interval 0.05-60 s; gnu | llvm | intel
     run_id = session.start(plan, command=None, on_sample=cb)      # plan: Plan or a sequence of Worker;
                                                                   # command None = the built-in kernel
     # cb(sample) runs on the sampler thread every interval (never two at once); a Textual app forwards it with
@@ -16,7 +16,8 @@ LiveSession (for the TUI and ``ompviz run``)::
     #   Sample(seq, time, workers=(WorkerSample(rank, pid, alive, exit_code, exit_signal, stopped, throughput,
     #          team_size, threads=(ThreadSample(tid, name, omp_thread, cpu, cpu_percent, allowed, migrations,
     #          seen, reported, place, ips), ...), omp_reports), ...), cpu_util=(percent per CPU id, ...))
-    verify_sample(sample, session.workers, plan_runtime(session.runtime_lib))  # per-thread/worker verdicts now
+    verify_sample(sample, session.workers, plan_runtime(session.runtime_lib))  # per-thread/worker verdicts now;
+    # a verdict resting on the runtime's OMP_DISPLAY_AFFINITY report rather than /proc says so (source, note)
     summary = session.stop()            # SIGTERM then SIGKILL each worker group; RunSummary (samples, final
                                         # exits, verdict over each worker's steady state, mean_throughput())
     session.restart()                   # same workers/command again, new run id
