@@ -299,6 +299,7 @@ class OmpvizApp(App[None]):
                 self.request.reserve,
                 highlight,
                 worker.cpus if worker is not None else CpuSet(),
+                {w.rank: w.cpus for w in plan.workers} if plan else {},
             )
         )
 

@@ -492,3 +492,27 @@ async def test_worker_rows_select_the_rank_and_footer_keys_click():
         await pilot.click("KeyBar", offset=(x + 1, 0))
         await pilot.pause()
         assert app.request.strategy == STRATEGIES[1]
+
+
+@sync
+async def test_partial_repaints_leave_no_stale_line():
+    """Replans repaint only the lines that changed (map lines, table rows, env lines, form fields). After a run of
+    key presses every line on screen must be what a full repaint draws: the screen is exported, every cache is
+    dropped, the whole screen is repainted and exported again, and the two must be identical."""
+    from tui_machines import zen4_like
+
+    app = OmpvizApp(zen4_like(), PlanRequest(ranks=2), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        # ranks up and down (owners move), strategy and bind (places, env and table columns change), SMT
+        for key in ["plus", "plus", "s", "b", "minus", "t", "b", "plus", "s", "minus"]:
+            await pilot.press(key)
+            await pilot.pause()
+        incremental = app.export_screenshot()
+        for widget in app.screen.walk_children():
+            for cache in ("_strips", "_painted"):
+                if isinstance(getattr(widget, cache, None), dict):
+                    getattr(widget, cache).clear()
+            widget.refresh()
+        app.screen.refresh()
+        await pilot.pause()
+        assert app.export_screenshot() == incremental

@@ -110,6 +110,9 @@ class MapState:
     reserve: CpuSet
     highlight: CpuSet
     selected: CpuSet  # CPUs of the selected worker
+    # Each rank's CPUs (rank -> CpuSet), when known: what changed between two states is then a few set operations
+    # instead of a walk over every CPU of the owner maps.
+    rank_cpus: dict | None = None
 
 
 class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
@@ -162,7 +165,7 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
         # (not `_layout_cache`: Textual's Widget uses that name and clears it on every refresh and resize)
         self._map_layouts: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
-        self._cpu_lines: tuple[MapLayout, dict[int, set[int]]] | None = None  # (layout, cpu -> its lines)
+        self._cpu_lines: tuple[MapLayout, list[CpuSet]] | None = None  # (layout, the CPUs on each line)
         self._hover: Cell | None = None
         self._title = ""
 
@@ -183,9 +186,17 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
             return
         changed = (state.reserve ^ old.reserve) | (state.highlight ^ old.highlight)
         changed |= state.selected ^ old.selected
-        if state.owners is not old.owners and state.owners != old.owners:
-            o, n = old.owners, state.owners
-            changed |= CpuSet(c for c in o.keys() | n.keys() if o.get(c) != n.get(c))
+        if state.owners is not old.owners:
+            if state.rank_cpus is not None and old.rank_cpus is not None:
+                # a CPU's owners differ exactly when some rank gained or lost it
+                o, n = old.rank_cpus, state.rank_cpus
+                for rank in o.keys() | n.keys():
+                    a, b = o.get(rank), n.get(rank)
+                    if a is not b:
+                        changed |= (a or CpuSet()) ^ (b or CpuSet())
+            elif state.owners != old.owners:
+                o, n = old.owners, state.owners
+                changed |= CpuSet(c for c in o.keys() | n.keys() if o.get(c) != n.get(c))
         if not changed:
             return
         lines = self._lines_of(changed)
@@ -196,23 +207,20 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
         if visible:
             self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
 
-    def _lines_of(self, cpus: CpuSet) -> set[int]:
-        """Layout lines showing any of ``cpus`` (index built once per layout)."""
+    def _lines_of(self, cpus: CpuSet) -> list[int]:
+        """Layout lines showing any of ``cpus`` (each line's CPU set is built once per layout)."""
         lay = self._layout
         if lay is None:
-            return set()
+            return []
         if self._cpu_lines is None or self._cpu_lines[0] is not lay:
-            index: dict[int, set[int]] = {}
-            for y, cells in enumerate(lay.lines):
+            masks = []
+            for cells in lay.lines:
+                line = CpuSet()
                 for cell in cells:
-                    for c in cell.cpus:
-                        index.setdefault(c, set()).add(y)
-            self._cpu_lines = (lay, index)
-        index = self._cpu_lines[1]
-        out: set[int] = set()
-        for c in cpus:
-            out |= index.get(c, set())
-        return out
+                    line = line | cell.cpus
+                masks.append(line)
+            self._cpu_lines = (lay, masks)
+        return [y for y, line in enumerate(self._cpu_lines[1]) if line.intersects(cpus)]
 
     def set_numbering(self, numbering: str) -> None:
         self.numbering = numbering
