@@ -5,6 +5,7 @@ from __future__ import annotations
 from ompviz.plan import runtime as rt
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
+from ompviz.topology.show import plural
 
 _PLACES_WORDS = {
     "threads": "one place per hardware thread (CPU)",
@@ -18,9 +19,9 @@ _PLACES_WORDS = {
 def _machine(topology: Topology, s: dict) -> str:
     smt = topology.smt
     return (
-        f"{s['name']}: {s['packages']} package{'s' if s['packages'] != 1 else ''}, {s['numa_nodes']} NUMA node"
-        f"{'s' if s['numa_nodes'] != 1 else ''}, {s['l3_caches']} L3 group{'s' if s['l3_caches'] != 1 else ''}, "
-        f"{s['cores']} cores, {s['pus']} CPUs" + (f" ({smt} hardware threads per core)" if smt > 1 else "")
+        f"{s['name']}: {plural(s['packages'], 'package')}, {plural(s['numa_nodes'], 'NUMA node')}, "
+        f"{plural(s['l3_caches'], 'L3 group')}, {plural(s['cores'], 'core')}, {plural(s['pus'], 'CPU')}"
+        + (f" ({smt} hardware threads per core)" if smt > 1 else "")
     )
 
 
@@ -37,14 +38,14 @@ def _strategy(topology: Topology, plan: Plan, info: dict) -> list[str]:
         ]
     if st == "spread":
         return [
-            f"spread: ranks are dealt round-robin over the {len(topology.packages)} package(s), then NUMA nodes, "
-            "then L3 groups (rank 0 on the first, rank 1 on the next ...), each with an equal share of cores, "
+            f"spread: ranks are dealt round-robin over the {plural(len(topology.packages), 'package')}, then NUMA "
+            "nodes, then L3 groups (rank 0 on the first, rank 1 on the next ...), each with an equal share of cores, "
             "so every rank gets its own memory bandwidth and cache."
         ]
     if st == "numa":
         return [
             f"numa: each rank gets whole NUMA nodes (or an equal slice of one when there are more ranks than the "
-            f"{len(topology.numa_nodes)} node(s)), so its memory is local."
+            f"{plural(len(topology.numa_nodes), 'node')}), so its memory is local."
         ]
     if st == "l3":
         return [
@@ -109,7 +110,7 @@ def _places(topology: Topology, plan: Plan) -> list[str]:
     w = next((w for w in plan.workers if w.places), None)
     if w is None:
         return []
-    count = f"{len(w.places)} place{'s' if len(w.places) != 1 else ''}"
+    count = plural(len(w.places), "place")
     line = f"places={req.places}: {_PLACES_WORDS[req.places]}; rank {w.rank} has {count}."
     lines = [line]
     if req.places == "cores" and topology.smt > 1 and req.smt == "all":

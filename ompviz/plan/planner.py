@@ -14,8 +14,8 @@ Strategies (every rank gets only candidate CPUs; sizes are in cores):
   Which ranks get the extra core is chosen so that as few ranks as possible cross a package, then NUMA, then L3
   boundary ("a rank stays inside one L3/NUMA/package where it fits").
 - ``spread``: ranks dealt round-robin over packages, then NUMA nodes, then L3 groups, in proportion to their
-  cores; every rank gets q or q+1 cores inside one NUMA node where possible. q is the largest share for which no
-  rank has to cross a package or NUMA node; cores left over stay idle ("equal share each").
+  cores; every rank gets exactly q cores inside one NUMA node where possible. q is the largest share for which no
+  rank has to cross a package or NUMA node; cores left over stay idle ("equal share each", warning idle-cpus).
 - ``numa`` / ``l3``: whole NUMA nodes / L3 groups per rank (several whole ones when ranks < groups), or an equal
   slice of one (ranks > groups: each group's ranks split its cores evenly).
 - ``distrib``: hwloc_distrib() over the candidate CPUs (ompviz.plan.distrib).
@@ -265,12 +265,11 @@ def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int
                         return False
                 return True
             lv += 1
-        extra = len(idx) - len(ranks) * q
-        pos = 0
+        # every rank exactly q units: q is the largest share all ranks can get inside their package/NUMA node, so
+        # an extra unit for some would make the shares unequal (48/49/48 cores on a 2x96-core Zen4) - the units
+        # left over stay idle and the plan says so (warning idle-cpus)
         for k, r in enumerate(ranks):
-            size = q + (1 if k < extra else 0)
-            out[r] = idx[pos : pos + size]
-            pos += size
+            out[r] = idx[k * q : (k + 1) * q]
         return True
 
     return out if go(list(range(len(units))), list(range(n)), 0) else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import textwrap
 
 from ompviz.plan.model import Plan, PlanWarning, ThreadPlacement, Worker
+from ompviz.topology.show import plural
 
 WIDTH = 100
 
@@ -59,7 +60,7 @@ def _threads_text(w: Worker, runtime: str) -> str:
     if ts[0].place is None:
         return f"{w.num_threads} unbound"
     P = len(w.places)
-    return f"{w.num_threads} on {P} place{'s' if P != 1 else ''}"
+    return f"{w.num_threads} on {plural(P, 'place')}"
 
 
 def _abbrev(s: str, width: int) -> str:
@@ -79,6 +80,13 @@ def _abbrev(s: str, width: int) -> str:
     return head + " ... " + tail
 
 
+def _ranks_head(plan: Plan) -> str:
+    """``2 ranks``; ``1 rank requested, none planned`` when nothing was left to plan (e.g. --reserve took all)."""
+    if not plan.workers:
+        return f"{plural(plan.request.ranks, 'rank')} requested, none planned"
+    return plural(len(plan.workers), "rank")
+
+
 def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
     """A table rank | CPUs | OMP_PLACES | threads (fits ``width`` columns), then bind/threads env, warnings."""
     req = plan.request
@@ -90,7 +98,7 @@ def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
     )
     lines = textwrap.wrap(
         f"{s.get('name', '?')} ({s.get('pus', '?')} CPUs) - strategy {req.strategy}, "
-        f"{len(plan.workers)} rank(s), {how}, runtime {req.runtime}",
+        f"{_ranks_head(plan)}, {how}, runtime {req.runtime}",
         width,
         subsequent_indent="  ",
     )

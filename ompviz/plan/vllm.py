@@ -29,7 +29,9 @@ from ompviz.cpuset import MAX_CPU, CpuSet
 from ompviz.errors import OmpvizError
 from ompviz.plan import runtime as rt
 from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker, placement
+from ompviz.plan.warnings import ranks_text
 from ompviz.topology.model import Topology
+from ompviz.topology.show import plural
 
 VARS = ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU", "CPU_VISIBLE_MEMORY_NODES")
 
@@ -289,9 +291,8 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
             PlanWarning(
                 "vllm-out-of-places",
                 "error",
-                f"vLLM fails with IndexError: Out of OMP places for {'rank' if len(out_of) == 1 else 'ranks'} "
-                f"{CpuSet(out_of).to_list()}: only {len(places)} place(s) (one per NUMA node per segment) for {n} "
-                "workers",
+                f"vLLM fails with IndexError: Out of OMP places for {ranks_text(out_of)}: only "
+                f"{plural(len(places), 'place')} (one per NUMA node per segment) for {plural(n, 'worker')}",
                 tuple(out_of),
             )
         )
@@ -300,7 +301,7 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
             PlanWarning(
                 "vllm-threads-lt-1",
                 "error",
-                f"OMP_NUM_THREADS < 1 for ranks {CpuSet(low).to_list()}: VLLM_CPU_NUM_OF_RESERVED_CPU={reserved} "
+                f"OMP_NUM_THREADS < 1 for {ranks_text(low)}: VLLM_CPU_NUM_OF_RESERVED_CPU={reserved} "
                 "is at least the place size",
                 tuple(low),
             )
@@ -310,6 +311,7 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
     if alt is not None:
         warns.append(alt)
     explain.append(
-        f"{len(places)} place(s) found; " + "; ".join(f"rank {i}: node {nd}" for i, (nd, _) in enumerate(places[:n]))
+        f"{plural(len(places), 'place')} found; "
+        + "; ".join(f"rank {i}: node {nd}" for i, (nd, _) in enumerate(places[:n]))
     )
     return workers, warns, info

@@ -64,6 +64,62 @@ def ranks_text(ranks: Sequence[int]) -> str:
     return "ranks " + CpuSet(ranks).to_list()
 
 
+def _idle_cause(topology: Topology, request: PlanRequest) -> str:
+    """Why a strategy leaves usable CPUs to nobody."""
+    st = request.strategy
+    if st == "manual":
+        return "not listed in --cpus"
+    if st == "spread":
+        if len(topology.numa_nodes) > 1:
+            return "spread keeps every rank inside one NUMA node with an equal share"
+        if len(topology.packages) > 1:
+            return "spread keeps every rank inside one package with an equal share"
+        return "spread gives every rank an equal share of whole cores"
+    return f"--strategy {st} leaves them to no rank"
+
+
+def _unequal_cause(topology: Topology, request: PlanRequest, sized: Sequence[Worker], candidates: CpuSet) -> str:
+    """The right reason ranks differ in CPU count: the strategy's division of cores, or cores with fewer usable
+    CPUs (offline, not allowed, reserved siblings)."""
+    st = request.strategy
+    if st == "manual":
+        return "as listed in --cpus"
+    idx = topology.index
+    cores = [len(idx.cores_in(w.cpus.mask)[0]) for w in sized]
+    if min(cores) == max(cores):
+        used = 0
+        for w in sized:
+            used |= w.cpus.mask
+        missing = CpuSet.from_mask(idx.core_closure(used) & ~used)
+        whys = [
+            what
+            for what, cpus in (
+                ("reserved", request.reserve),
+                ("offline", topology.offline),
+                ("not allowed", topology.disallowed),
+            )
+            if missing.intersects(cpus)
+        ]
+        # offline CPUs have no core in the model (sysfs gives them no topology): a core may just look smaller
+        detail = f" ({cpus_text(missing)}: {' / '.join(whys)})" if missing and whys else ""
+        return f"each rank has {plural(cores[0], 'core')}, but some cores have fewer usable CPUs{detail}"
+    n = len(sized)
+    ncores = len(idx.cores_in(candidates.mask)[0])
+    if st in ("numa", "l3"):
+        what = "NUMA node" if st == "numa" else "L3 group"
+        attr = "numa" if st == "numa" else "l3"
+        _, masks, _ = idx.attr_groups(attr)
+        groups = sum(1 for m in masks.values() if m & candidates.mask)
+        if n <= groups:
+            if groups % n:
+                return f"each rank gets whole {what}s and {plural(groups, what)} do not divide evenly by {n} ranks"
+            return f"each rank gets whole {what}s, which have different numbers of usable cores"
+        return f"each {what}'s usable cores are split between its ranks and do not divide evenly"
+    if st == "distrib":
+        return "hwloc_distrib divides the ranks by the CPU counts of packages, caches and cores, which differ"
+    return f"the {plural(ncores, 'usable core')} do not divide evenly by {n} ranks"
+
+
 def check(
     topology: Topology,
     request: PlanRequest,
@@ -181,7 +237,8 @@ def check(
             PlanWarning(
                 "oversubscribed",
                 "warning",
-                f"{ranks_text([w.rank for w in over])}: {w0.num_threads} threads on {len(w0.cpus)} CPUs "
+                f"{ranks_text([w.rank for w in over])}: {plural(w0.num_threads, 'thread')} on "
+                f"{plural(len(w0.cpus), 'CPU')} "
                 "(oversubscribed: threads time-share CPUs)",
                 tuple(w.rank for w in over),
                 CpuSet.union_all(w.cpus for w in over),
@@ -193,7 +250,8 @@ def check(
             PlanWarning(
                 "threads-share-places",
                 "info",
-                f"{ranks_text([w.rank for w in share])}: {w0.num_threads} threads on {len(w0.places)} places: "
+                f"{ranks_text([w.rank for w in share])}: {plural(w0.num_threads, 'thread')} on "
+                f"{plural(len(w0.places), 'place')}: "
                 "several threads share each place (each place has enough CPUs)",
                 tuple(w.rank for w in share),
             )
@@ -227,7 +285,8 @@ def check(
                 PlanWarning(
                     code,
                     sev,
-                    f"{ranks_text([w.rank for w, _ in spanning])} span {nvals} {what}{tail}",
+                    f"{ranks_text([w.rank for w, _ in spanning])} "
+                    f"{plural(len(spanning), 'spans', 'span', count=False)} {nvals} {what}{tail}",
                     tuple(w.rank for w, _ in spanning),
                     CpuSet.union_all(w.cpus for w, _ in spanning),
                 )
@@ -270,17 +329,33 @@ def check(
             per_core = max(1, topology.smt if request.smt == "all" else 1)
             sev = "info" if hi - lo <= per_core else "warning"
             big = tuple(w.rank for w in sized if len(w.cpus) == hi)
+            cause = _unequal_cause(topology, request, sized, candidates)
             add(
                 PlanWarning(
                     "unequal-ranks",
                     sev,
-                    f"ranks have {lo} to {hi} CPUs ({ranks_text(big)} {'gets' if len(big) == 1 else 'get'} {hi}): "
-                    + (
-                        "the cores do not divide evenly"
-                        if sev == "info"
-                        else "work split evenly between ranks will wait for the smallest"
-                    ),
+                    f"ranks have {lo} to {hi} CPUs ({ranks_text(big)} {plural(len(big), 'gets', 'get', count=False)} "
+                    f"{hi}): {cause}"
+                    + ("" if sev == "info" else "; work split evenly between ranks will wait for the smallest"),
                     big,
+                )
+            )
+
+    # usable CPUs no rank got (vLLM's own choices are explained by its vllm-* warnings)
+    if workers and candidates and not vllm:
+        used = 0
+        for w in workers:
+            used |= w.cpus.mask
+        idle = candidates.mask & ~used
+        if idle:
+            idle_set = CpuSet.from_mask(idle)
+            verb = plural(len(idle_set), "stays", "stay", count=False)
+            add(
+                PlanWarning(
+                    "idle-cpus",
+                    "info",
+                    f"{cpus_text(idle_set)} {verb} idle: {_idle_cause(topology, request)}",
+                    cpus=idle_set,
                 )
             )
 
@@ -304,7 +379,8 @@ def check(
                     "runtime-differs",
                     "warning",
                     f"libgomp and LLVM libomp place threads differently here ({ranks_text([w.rank for w in diff])}: "
-                    f"{w0.num_threads} threads on {len(w0.places)} places, OMP_PROC_BIND={request.bind}; "
+                    f"{plural(w0.num_threads, 'thread')} on {plural(len(w0.places), 'place')}, "
+                    f"OMP_PROC_BIND={request.bind}; "
                     f"place per thread: libgomp {g} / LLVM {lv})",
                     tuple(w.rank for w in diff),
                 )

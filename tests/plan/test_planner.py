@@ -43,6 +43,12 @@ def test_compact_fills_in_order():
     p = plan(M, PlanRequest(ranks=3, strategy="compact"))
     assert sets(p) == ["0-2,8-10", "3-5,11-13", "6-7,14-15"]
     assert "spans-package" in codes(p) and "unequal-ranks" in codes(p)
+    unequal = next(w for w in p.warnings if w.code == "unequal-ranks")
+    assert (
+        unequal.message
+        == "ranks have 4 to 6 CPUs (ranks 0-1 get 6): the 8 usable cores do not divide evenly by 3 ranks"
+    )
+    assert "idle-cpus" not in codes(p)  # compact uses every core
 
 
 def test_compact_keeps_ranks_inside_l3_when_it_fits():
@@ -57,20 +63,26 @@ def test_spread_round_robin_over_packages():
     p = plan(M, PlanRequest(ranks=4, strategy="spread"))
     assert sets(p) == ["0-1,8-9", "4-5,12-13", "2-3,10-11", "6-7,14-15"]
     assert sets(plan(M, PlanRequest(ranks=2, strategy="spread"))) == ["0-3,8-11", "4-7,12-15"]
-    # 3 ranks: q = 8 // 3 = 2 cores; package 0 hosts ranks 0 and 2 (2 cores each), package 1 hosts rank 1 alone,
-    # which takes q+1 = 3 cores; the 8th core stays idle (equal share, sizes differ by at most one core)
+    # 3 ranks: q = 8 // 3 = 2 cores; package 0 hosts ranks 0 and 2 (2 cores each), package 1 hosts rank 1 alone.
+    # Rank 1 could take a 3rd core but ranks 0 and 2 cannot: equal share, so rank 1 gets 2 cores too and cores 6-7
+    # of package 1 stay idle (said in an info warning). (Before: rank 1 took 4-6,12-14, one core more.)
     p3 = plan(M, PlanRequest(ranks=3, strategy="spread"))
-    assert sets(p3) == ["0-1,8-9", "4-6,12-14", "2-3,10-11"]
-    assert "spans-package" not in codes(p3)
+    assert sets(p3) == ["0-1,8-9", "4-5,12-13", "2-3,10-11"]
+    assert "spans-package" not in codes(p3) and "unequal-ranks" not in codes(p3)
+    idle = next(w for w in p3.warnings if w.code == "idle-cpus")
+    assert idle.severity == "info" and idle.cpus == parse_list("6-7,14-15")
+    assert idle.message == "CPUs 6-7,14-15 stay idle: spread keeps every rank inside one NUMA node with an equal share"
 
 
 def test_spread_shrinks_share_rather_than_crossing_numa():
     # 2 NUMA nodes of 5 cores, 3 ranks: q = 10 // 3 = 3 would need 2 ranks per node (6 > 5 cores), so q = 2:
-    # node 0 hosts ranks 0 and 2 (5 cores: 3 + 2), node 1 hosts rank 1 (2 + 1 extra = 3 cores)
+    # node 0 hosts ranks 0 and 2 (2 cores each, core 4 left), node 1 hosts rank 1 (2 cores, cores 7-9 left): equal
+    # share, the leftovers stay idle (before: ranks got 3, 3 and 2 cores)
     m = machine(pkgs=2, cores_per_l3=5, smt=1)
     p = plan(m, PlanRequest(ranks=3, strategy="spread"))
-    assert sets(p) == ["0-2", "5-7", "3-4"]
+    assert sets(p) == ["0-1", "5-6", "2-3"]
     assert "spans-numa" not in codes(p)
+    assert [w.cpus.to_list() for w in p.warnings if w.code == "idle-cpus"] == ["4,7-9"]
 
 
 def test_numa_whole_nodes_or_slices():

@@ -90,8 +90,14 @@ def test_plan_properties(case, ranks):
     if req.strategy in ("compact", "spread") and ranks <= cores:
         sizes = [n_cores(m, w.cpus) for w in p.workers]
         assert max(sizes) - min(sizes) <= 1, sizes
+    if req.strategy == "spread" and ranks <= cores:
+        sizes = [n_cores(m, w.cpus) for w in p.workers]
+        assert len(set(sizes)) == 1, f"spread gives every rank the same number of cores: {sizes}"
     if req.strategy == "compact":
         assert CpuSet.from_mask(seen) == cand, "compact uses every candidate CPU"
+    # usable CPUs no rank got are named, exactly, in one info warning
+    idle = [w.cpus for w in p.warnings if w.code == "idle-cpus"]
+    assert idle == ([cand - CpuSet.from_mask(seen)] if cand - CpuSet.from_mask(seen) else [])
 
 
 @settings(max_examples=40, deadline=None)

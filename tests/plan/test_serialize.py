@@ -56,3 +56,29 @@ def test_text_fits_100_columns_and_abbreviates():
     assert "warnings:" in text
     small = plan_to_text(plan(machine(), PlanRequest(ranks=2)))
     assert "{0,8},{1,9},{2,10},{3,11}" in small
+
+
+def test_text_header_and_messages_count_in_words():
+    from ompviz.cpuset import CpuSet
+
+    m = machine(cores=2, smt=1)  # 2 cores, 1 PU each: CPUs 0 (package 0) and 1 (package 1)
+    # --reserve takes both CPUs: 1 rank was asked for and none could be planned (the header said "0 rank(s)")
+    text = plan_to_text(plan(m, PlanRequest(ranks=1, reserve=CpuSet([0, 1]))))
+    assert "strategy compact, 1 rank requested, none planned, places cores" in " ".join(text.split())
+    text = plan_to_text(plan(m, PlanRequest(ranks=1)))
+    assert "strategy compact, 1 rank, places cores" in text and "(s)" not in text
+    assert "strategy compact, 2 ranks," in plan_to_text(plan(m, PlanRequest(ranks=2)))
+    # 2 ranks of one CPU, 3 threads each: "3 threads on 1 CPU"; places=sockets: "3 on 1 place"
+    p = plan(m, PlanRequest(ranks=2, threads=3, places="sockets"))
+    over = next(w for w in p.warnings if w.code == "oversubscribed")
+    assert over.message.startswith("ranks 0-1: 3 threads on 1 CPU (oversubscribed")
+    assert "| 3 on 1 place" in plan_to_text(p)
+    # one rank over both packages: "rank 0 spans 2 packages" (was "rank 0 span 2 packages")
+    p = plan(m, PlanRequest(ranks=1))
+    assert [w.message for w in p.warnings if w.code == "spans-package"] == [
+        "rank 0 spans 2 packages: memory and cache traffic cross the interconnect"
+    ]
+    assert p.explanation[0] == "box: 2 packages, 2 NUMA nodes, 2 L3 groups, 2 cores, 2 CPUs"
+    one = plan(machine(cores=1, smt=1), PlanRequest(ranks=2))
+    assert one.explanation[0] == "box: 1 package, 1 NUMA node, 1 L3 group, 1 core, 1 CPU"
+    assert "2 ranks but only 1 usable CPU:" in " ".join(w.message for w in one.warnings)

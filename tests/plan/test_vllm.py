@@ -129,3 +129,14 @@ def test_lscpu_json_topology(tmp_path):
     topo = load(str(f))
     p = plan(topo, PlanRequest(ranks=2, strategy="vllm", smt="one"))
     assert [w.env_dict["OMP_PLACES"] for w in p.workers] == ["{4, 5, 6, 7}", "{0, 1, 2, 3}"]
+
+
+def test_messages_count_in_words():
+    # node 0 = CPUs 0-3 with --smt one: one place of 4 CPUs; 4 reserved -> OMP_NUM_THREADS 0 for rank 0 alone
+    p = vplan(ranks=1, VLLM_CPU_OMP_THREADS_BIND="0-3", VLLM_CPU_NUM_OF_RESERVED_CPU="4")
+    low = next(w for w in p.warnings if w.code == "vllm-threads-lt-1")
+    assert low.message.startswith("OMP_NUM_THREADS < 1 for rank 0: ")  # was "for ranks 0"
+    # one place for 3 workers: ranks 1 and 2 run out ("only 1 place", was "1 place(s)")
+    p = vplan(ranks=3, VLLM_CPU_OMP_THREADS_BIND="0-3")
+    out = next(w for w in p.warnings if w.code == "vllm-out-of-places")
+    assert "Out of OMP places for ranks 1-2: only 1 place (one per NUMA node per segment) for 3 workers" in out.message

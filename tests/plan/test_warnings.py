@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ompviz.cpuset import CpuSet
+from ompviz.cpuset import CpuSet, parse_list
 from ompviz.plan import PlanRequest, plan
 from ompviz.topology.model import PURecord, build_topology
 
@@ -85,3 +85,69 @@ def test_abstract_fallback_states_the_real_reason():
     assert w["abstract-fallback"].ranks == (1,)
     assert "'cores' expands over the whole machine, not over the rank's CPUs" in w["abstract-fallback"].message
     assert "its place 0 would be CPUs 0,4, the rank's is CPUs 2,6" in w["abstract-fallback"].message
+
+
+def test_unequal_ranks_name_the_right_cause():
+    # M, compact, 2 ranks (see test_unequal_and_threads_share_places): 2 cores each, but cores 2 and 3 lack their
+    # siblings 6 (not allowed) and 7 (offline; an offline CPU has no core in the model, so only 6 is named): the
+    # cores divide evenly, the CPUs do not
+    w = by_code(plan(M, PlanRequest(ranks=2, strategy="compact")))["unequal-ranks"]
+    assert w.message == (
+        "ranks have 2 to 4 CPUs (rank 0 gets 4): each rank has 2 cores, but some cores have fewer usable CPUs "
+        "(CPU 6: not allowed)"
+    )
+    # reserving CPU 4 too: usable cores {0},{1,5},{2},{3}; rank 0 = {0,1,5}, rank 1 = {2,3}; missing 4 and 6
+    w = by_code(plan(M, PlanRequest(ranks=2, strategy="compact", reserve=CpuSet([4]))))["unequal-ranks"]
+    assert w.message.endswith(
+        "each rank has 2 cores, but some cores have fewer usable CPUs (CPUs 4,6: reserved / not allowed)"
+    )
+    # manual: the lists are what they are (and CPUs 2,3 are listed nowhere: idle)
+    p = plan(M, PlanRequest(strategy="manual", cpus="0,4,1,5|2"))
+    assert by_code(p)["unequal-ranks"].message.endswith(
+        ": as listed in --cpus; work split evenly between ranks will wait for the smallest"
+    )
+    assert by_code(p)["idle-cpus"].message == "CPU 3 stays idle: not listed in --cpus"  # 6, 7: not usable
+    # numa: 3 nodes of 2 cores for 2 ranks: rank 0 gets two whole nodes, rank 1 one
+    recs = [PURecord(c, package=0, numa=c // 2, l3_key=c // 2, core_key=c) for c in range(6)]
+    m3 = build_topology(recs, name="n3", source="test", source_kind="synthetic")
+    w = by_code(plan(m3, PlanRequest(ranks=2, strategy="numa")))["unequal-ranks"]
+    assert w.message == (
+        "ranks have 2 to 4 CPUs (rank 0 gets 4): each rank gets whole NUMA nodes and 3 NUMA nodes do not divide "
+        "evenly by 2 ranks; work split evenly between ranks will wait for the smallest"
+    )
+
+
+def test_spread_equal_share_on_the_cgroup2_dump():
+    from conftest import shared
+
+    from ompviz.topology import load
+
+    t = load(str(shared("sysfs/32amd64-4s2n4c-cgroup2.tar.bz2")))
+    # the cgroup allows CPUs 0-5 (show prints "CPUs 0-5 allowed"): NUMA node 0 = cores 0-3, node 1 = cores 4-5
+    # usable (6-7 not allowed), no SMT. 2 ranks: q = 3 would need 3 cores in node 1, so q = 2, one rank per node:
+    # rank 0 = 0-1, rank 1 = 4-5, CPUs 2-3 idle. (Before: rank 0 took 0-2, CPU 3 idle without a word, and the
+    # unequal-ranks info blamed "the cores do not divide evenly" although 6 CPUs divide by 2.)
+    p = plan(t, PlanRequest(ranks=2, strategy="spread"))
+    assert [w.cpus.to_list() for w in p.workers] == ["0-1", "4-5"]
+    w = by_code(p)
+    assert "unequal-ranks" not in w
+    assert (
+        w["idle-cpus"].message == "CPUs 2-3 stay idle: spread keeps every rank inside one NUMA node with an equal share"
+    )
+
+
+def test_spread_equal_share_on_zen4():
+    from conftest import shared
+
+    from ompviz.topology import load
+
+    t = load(str(shared("hwloc-xml/v2/AMD-19h-Zen4-2xEpyc-9654.xml")))
+    # 2 packages x 96 cores x 2 PUs (core c = {c, c+192}), one NUMA node. 3 ranks: q = 64 would need 2 ranks in a
+    # package (128 > 96 cores), so q = 48: package 0 hosts ranks 0 and 2, package 1 rank 1. Rank 1 used to take
+    # 49 cores (96-144) from package 1's leftovers; now every rank has 48 and package 1's last 48 cores stay idle.
+    p = plan(t, PlanRequest(ranks=3, strategy="spread"))
+    assert [w.cpus.to_list() for w in p.workers] == ["0-47,192-239", "96-143,288-335", "48-95,240-287"]
+    w = by_code(p)
+    assert "unequal-ranks" not in w
+    assert w["idle-cpus"].cpus == parse_list("144-191,336-383")
+    assert "spread keeps every rank inside one package with an equal share" in w["idle-cpus"].message
