@@ -228,11 +228,24 @@ class OmpvizApp(App[None]):
 
     def set_request(self, request: PlanRequest) -> None:
         """Every control, key and click ends here: replan and repaint in one batch."""
+        request = self._manual_lists(request)
         ok = self._replan(request)
         if self.is_mounted:
             with self.batch_update():
                 self._show_plan(reflect_controls=ok)
                 self._show_form_error()
+
+    def _manual_lists(self, request: PlanRequest) -> PlanRequest:
+        """Switching to manual without lists starts from the current plan's worker CPU sets (the natural thing
+        to edit), so the key, palette and form never get stuck on "manual needs --cpus". Leaving manual drops
+        the lists: other strategies ignore them and exports would otherwise carry a stray --cpus."""
+        if request.strategy == "manual" and not request.cpus and self.plan is not None and self.plan.workers:
+            lists = "|".join(w.cpus.to_list() for w in self.plan.workers if w.cpus)
+            if lists:
+                return dataclasses.replace(request, cpus=lists)
+        if request.strategy != "manual" and self.request.strategy == "manual" and request.cpus:
+            return dataclasses.replace(request, cpus=None)
+        return request
 
     # -- painting --------------------------------------------------------------------------------
     def _show_form_error(self) -> None:

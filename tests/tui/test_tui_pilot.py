@@ -81,15 +81,53 @@ async def test_cycle_keys():
             assert getattr(app.request, field) == expected
             assert app.plan.request == app.request
             assert app.query_one(Controls).text(field) == expected  # the form shows what the key chose
-        # cycling on to 'manual' with no lists: the planner refuses (manual needs --cpus), the error is shown
-        # and the last good request is kept
-        while app.request.strategy != "distrib":
+
+
+@sync
+async def test_strategy_key_passes_manual_with_prefilled_lists():
+    # QA: `s` got stuck on distrib ("manual needs --cpus" on every press). Switching to manual with no lists
+    # now starts from the current plan's worker CPU sets, so manual plans at once and the cycle goes on.
+    app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="spread"))
+    async with app.run_test(size=SIZE) as pilot:
+        seen = []
+        for _ in range(len(STRATEGIES)):
             await pilot.press("s")
-        await pilot.press("s")
+            await pilot.pause()
+            assert app.plan_error is None, app.plan_error
+            seen.append(app.request.strategy)
+            if app.request.strategy == "distrib":
+                # 2 ranks on 2 packages: one package each (siblings of core k are k and k+16)
+                assert [w.cpus.to_list() for w in app.plan.workers] == ["0-7,16-23", "8-15,24-31"]
+            if app.request.strategy == "manual":
+                assert app.request.cpus == "0-7,16-23|8-15,24-31"
+                assert [w.cpus.to_list() for w in app.plan.workers] == ["0-7,16-23", "8-15,24-31"]
+                form = app.query_one(Controls)
+                assert "cpus" in form.fields() and form.text("cpus") == "0-7,16-23|8-15,24-31"
+                assert not _form_errors(app)
+        assert seen == ["numa", "l3", "distrib", "manual", "vllm", "compact", "spread"]
+        assert app.request.cpus is None  # leaving manual drops the lists (no stray --cpus in exports)
+
+
+@sync
+async def test_manual_from_palette_and_form_prefills_lists():
+    app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="compact"))
+    async with app.run_test(size=SIZE) as pilot:
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Strategy: manual")
+        cmd.callback()
         await pilot.pause()
-        assert app.request.strategy == "distrib"
-        assert app.plan_error and "manual" in app.plan_error
-        assert _one_line(app.plan_error) in _form_errors(app)
+        # compact, 2 ranks: package 0 = cores 0-7 + siblings 16-23, package 1 the rest
+        assert app.plan_error is None and app.request.strategy == "manual"
+        assert app.request.cpus == "0-7,16-23|8-15,24-31"
+        app.set_request(PlanRequest(ranks=2, strategy="l3"))
+        await pilot.pause()
+        form = app.query_one(Controls)
+        form.focus()
+        form.select_field("strategy")
+        await pilot.press("right", "right")  # l3 -> distrib -> manual
+        await pilot.pause()
+        assert app.request.strategy == "manual" and app.plan_error is None
+        # distrib gives each rank one package: the same split as compact for 2 ranks on 2 packages
+        assert form.text("cpus") == "0-7,16-23|8-15,24-31"
 
 
 @sync
