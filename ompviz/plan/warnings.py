@@ -84,7 +84,13 @@ def _unequal_cause(topology: Topology, request: PlanRequest, sized: Sequence[Wor
     st = request.strategy
     if st == "manual":
         return "as listed in --cpus"
+    if st == "distrib":
+        return "hwloc_distrib divides the ranks by the CPU counts of packages, caches and cores, which differ"
     idx = topology.index
+    n = len(sized)
+    ncores = len(idx.cores_in(candidates.mask)[0])
+    if n > ncores and st in ("compact", "spread", "numa", "l3"):  # split_ranks fell back to single-CPU units
+        return f"the {plural(len(candidates), 'usable CPU')} do not divide evenly by {n} ranks"
     cores = [len(idx.cores_in(w.cpus.mask)[0]) for w in sized]
     if min(cores) == max(cores):
         used = 0
@@ -103,8 +109,6 @@ def _unequal_cause(topology: Topology, request: PlanRequest, sized: Sequence[Wor
         # offline CPUs have no core in the model (sysfs gives them no topology): a core may just look smaller
         detail = f" ({cpus_text(missing)}: {' / '.join(whys)})" if missing and whys else ""
         return f"each rank has {plural(cores[0], 'core')}, but some cores have fewer usable CPUs{detail}"
-    n = len(sized)
-    ncores = len(idx.cores_in(candidates.mask)[0])
     if st in ("numa", "l3"):
         what = "NUMA node" if st == "numa" else "L3 group"
         attr = "numa" if st == "numa" else "l3"
@@ -115,8 +119,6 @@ def _unequal_cause(topology: Topology, request: PlanRequest, sized: Sequence[Wor
                 return f"each rank gets whole {what}s and {plural(groups, what)} do not divide evenly by {n} ranks"
             return f"each rank gets whole {what}s, which have different numbers of usable cores"
         return f"each {what}'s usable cores are split between its ranks and do not divide evenly"
-    if st == "distrib":
-        return "hwloc_distrib divides the ranks by the CPU counts of packages, caches and cores, which differ"
     return f"the {plural(ncores, 'usable core')} do not divide evenly by {n} ranks"
 
 

@@ -206,3 +206,16 @@ def test_explanation_mentions_machine_and_spread_thread_1():
     text = "\n".join(p.explanation)
     # 2 threads on 8 core places: thread 1 at place 4 = core 4 = CPUs 4,12, on package 1
     assert "the other package" in text and "4,12" in text
+
+
+def test_unequal_cause_when_ranks_split_single_cpus():
+    # 12 ranks on 8 cores: ranks get single CPUs (units = the 16 CPUs), 16 = 12 + 4, so 4 ranks get 2 CPUs; each
+    # rank still touches one core, yet the cause is the CPU count, not "cores with fewer usable CPUs"
+    p = plan(M, PlanRequest(ranks=12, strategy="compact"))
+    w = next(w for w in p.warnings if w.code == "unequal-ranks")
+    assert w.message == "ranks have 1 to 2 CPUs (ranks 0-3 get 2): the 16 usable CPUs do not divide evenly by 12 ranks"
+    p = plan(M, PlanRequest(ranks=12, strategy="distrib"))
+    w = next(w for w in p.warnings if w.code == "unequal-ranks")
+    assert w.message.endswith(
+        ": hwloc_distrib divides the ranks by the CPU counts of packages, caches and cores, which differ"
+    )
