@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ompviz.plan import runtime as rt
 from ompviz.plan.model import Plan
+from ompviz.plan.warnings import cpus_text
 from ompviz.topology.model import Topology
 from ompviz.topology.show import plural
 
@@ -134,6 +135,8 @@ def explain(topology: Topology, plan: Plan, info: dict | None = None) -> list[st
     lines += _strategy(topology, plan, info)
     lines += _places(topology, plan)
     lines += _bind(topology, plan)
-    if plan.request.reserve:
-        lines.append(f"reserve: CPUs {plan.request.reserve.to_list()} are kept out of every rank for the main process.")
+    reserve = plan.request.reserve
+    if reserve:
+        verb = plural(len(reserve), "is", "are", count=False)
+        lines.append(f"reserve: {cpus_text(reserve)} {verb} kept out of every rank for the main process.")
     return lines

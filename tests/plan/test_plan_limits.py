@@ -122,3 +122,17 @@ def test_vllm_knobs_cannot_explode():
     with cheap():
         p = plan(M, PlanRequest(strategy="vllm", smt="one", vllm_vars=(("VLLM_CPU_OMP_THREADS_BIND", "0-1000000000"),)))
     assert [w.cpus.to_list() for w in p.workers] == ["4-7"]  # largest place, ties: higher top CPU first
+
+
+def test_huge_reserve_is_summed_up_in_one_short_line():
+    # 0-1048575:3 = 349,526 CPUs (0, 3, ..., 1048575); the machine has 16: 6 of them (0,3,6,9,12,15) are reserved
+    with cheap():
+        p = plan(M, PlanRequest(reserve=parse_list("0-1048575:3")))
+    assert (
+        p.explanation[-1] == "reserve: 349526 CPUs from 0 to 1048575 are kept out of every rank for the main process."
+    )
+    assert all(len(w.message) < 300 for w in p.warnings)
+    assert p.workers[0].cpus == CpuSet.range(0, 15) - parse_list("0-15:3")
+    assert plan(M, PlanRequest(reserve=CpuSet([0]))).explanation[-1] == (
+        "reserve: CPU 0 is kept out of every rank for the main process."
+    )
