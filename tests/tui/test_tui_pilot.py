@@ -167,6 +167,30 @@ async def test_numbering_fold_controls_help_quit():
 
 
 @sync
+async def test_help_scrolls_at_once_and_states_the_rankfile_exception():
+    from ompviz.tui.screens.help import HELP_PATH
+
+    text = " ".join(HELP_PATH.read_text(encoding="utf-8").split())
+    # the Open MPI rankfile export writes hwloc logical indices (export/launchers.py); the help must not claim
+    # every exported value is an OS index
+    assert "always OS indices" not in text
+    assert "except the Open MPI rankfile, which uses hwloc logical indices" in text
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+        assert app.focused is body
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0
+        y = body.scroll_y
+        await pilot.press("down")
+        await pilot.pause()
+        assert body.scroll_y > y
+
+
+@sync
 async def test_logical_numbering_shows_logical_indices():
     # hybrid(): P-core 0 = CPUs 0,1 (L#0, L#1) ... E-cores 4-7 are L#4-L#7: identical here, so use small():
     # small() core k has siblings k and k+16; depth-first L# numbers them 2k and 2k+1.

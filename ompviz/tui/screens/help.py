@@ -25,3 +25,5 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#help-body").border_title = "ompviz help"
         self.query_one("#help-body").border_subtitle = "esc / ? / q: close"
+        # Focus the scrolling body so PageDown / arrows scroll at once (not only after Tab).
+        self.query_one("#help-body").focus()
