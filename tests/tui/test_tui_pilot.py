@@ -205,6 +205,33 @@ async def test_logical_numbering_shows_logical_indices():
 
 
 @sync
+async def test_logical_core_l3_numa_views_use_their_own_indices():
+    # small(): 2 packages x 2 L3 x 4 cores x SMT2; cores are L#0..15 depth-first, core k holds PU L#2k, 2k+1.
+    # QA: the core view labelled cores by their first PU's L# (0 2 4 6 ...) instead of the core's L# (0 1 2 3).
+    app = OmpvizApp(small(), PlanRequest(ranks=1))
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.query_one(TopologyMap)
+        await pilot.press("o")
+        m.set_fold("core")
+        await pilot.pause()
+        rows = [ln.split() for ln in m.plain_lines() if ln.split() and ln.split()[0].isdigit()]
+        # package 0: L3 #0 with cores 0-3 and L3 #1 with cores 4-7 side by side; package 1: 8-11 and 12-15
+        assert [int(x) for x in rows[0]] == list(range(8))
+        assert [int(x) for x in rows[1]] == list(range(8, 16))
+        m.set_fold("l3")
+        await pilot.pause()
+        text = " ".join(m.plain_lines())
+        # L3 #k holds cores 4k..4k+3 = PU L#8k..8k+7
+        for k in range(4):
+            assert f"L3#{k}: {8 * k}-{8 * k + 7}" in text
+        m.set_fold("numa")
+        await pilot.pause()
+        text = " ".join(m.plain_lines())
+        # one NUMA node per package: package p holds PU L#16p..16p+15
+        assert "NUMA 0: 0-15" in text and "NUMA 1: 16-31" in text
+
+
+@sync
 async def test_click_toggles_reserved_and_hover_shows_details():
     app = OmpvizApp(small(), PlanRequest(ranks=2))
     async with app.run_test(size=SIZE) as pilot:

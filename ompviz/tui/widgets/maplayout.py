@@ -223,20 +223,18 @@ def _core_block(
             for k, core in enumerate(chunk):
                 ids = core.cpus.ids
                 if level == "core":
-                    first = min(ids, key=lambda c: _sort_key(topo, c, numbering))
-                    cells.append(Cell(k * cellw, cellw, _number(topo, first, numbering), "core", core.cpus))
+                    # logical: the core's own L# (0 1 2 ...), not its first PU's L# (0 2 4 ... with SMT2);
+                    # OS: the first PU's P# (hwloc core P#s repeat across packages and are not CPU numbers)
+                    if numbering == "logical":
+                        text = str(core.logical_index)
+                    else:
+                        text = _number(topo, min(ids), numbering)
+                    cells.append(Cell(k * cellw, cellw, text, "core", core.cpus))
                 elif s < len(ids):
                     cpu = ids[s]
                     cells.append(Cell(k * cellw, cellw, _number(topo, cpu, numbering), "pu", CpuSet([cpu]), cpu))
             out.append(cells)
     return bw, out
-
-
-def _sort_key(topo: Topology, cpu: int, numbering: str) -> int:
-    if numbering == "logical":
-        li = topo.pu(cpu).logical_index
-        return cpu if li is None else li
-    return cpu
 
 
 def auto_level(topo: Topology, width: int, height: int, numbering: str = "os") -> str:
