@@ -86,6 +86,25 @@ class OmpvizApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
+    # Narrow footers (80 columns): shorter labels, and which keys to keep, most important first (`c` brings back
+    # the form the narrow layout hides); the rest stay in the help screen and the command palette.
+    FOOTER_SHORT = {"next_strategy": "Strat"}
+    FOOTER_PRIORITY = (
+        "quit",
+        "help",
+        "toggle_controls",
+        "load",
+        "next_strategy",
+        "ranks(1)",
+        "ranks(-1)",
+        "run_live",
+        "export",
+        "next_bind",
+        "next_smt",
+        "fold",
+        "toggle_numbering",
+    )
+
     def __init__(
         self,
         topology: Topology,
@@ -152,7 +171,7 @@ class OmpvizApp(App[None]):
             with Horizontal(id="tab-preview", classes="pane"):
                 yield WorkerTable(id="workers")
                 yield ThreadTable(id="threads")
-        yield KeyBar()
+        yield KeyBar(short=self.FOOTER_SHORT, priority=self.FOOTER_PRIORITY)
 
     def on_mount(self) -> None:
         self.query_one("#sidebar").border_title = "Plan request"

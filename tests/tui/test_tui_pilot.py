@@ -204,6 +204,40 @@ async def test_logical_numbering_shows_logical_indices():
         assert first_row.split()[:4] == ["0", "2", "4", "6"]
 
 
+@pytest.mark.parametrize("optional", [None, {}], ids=["with-export-run", "without"])
+@sync
+async def test_narrow_footer_keeps_essential_keys_whole(optional):
+    # QA: at 80x24 the footer was cut after "r Run": c (the form is hidden at this width), l, ? and q were lost
+    from ompviz.tui.widgets.panels import KeyBar
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens=optional)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bar = app.query_one(KeyBar)
+        line = bar.render_line(0).text
+        assert len(line) == 80
+        words = line.split()
+        # items are "key label" pairs; every label is a whole one (nothing cut mid-word)
+        labels = {"Rank+", "Rank-", "Strat", "Strategy", "Bind", "SMT", "OS/L#", "Fold", "Controls", "Export"}
+        labels |= {"Run", "Load", "Help", "Quit"}
+        pairs = dict(zip(words[::2], words[1::2], strict=True))
+        assert set(pairs.values()) <= labels, line
+        for key, label in (("c", "Controls"), ("l", "Load"), ("?", "Help"), ("q", "Quit"), ("s", "Strat")):
+            assert pairs.get(key) == label, line
+        if optional is None:
+            assert pairs.get("r") == "Run" and pairs.get("e") == "Export", line
+        # the shown c key works: it brings the hidden form back
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.query_one("#sidebar").display
+    # wide terminals keep the full labels
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens=optional)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        line = app.query_one(KeyBar).render_line(0).text
+        assert "s Strategy" in line and "q Quit" in line
+
+
 @sync
 async def test_logical_core_l3_numa_views_use_their_own_indices():
     # small(): 2 packages x 2 L3 x 4 cores x SMT2; cores are L#0..15 depth-first, core k holds PU L#2k, 2k+1.

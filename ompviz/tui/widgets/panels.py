@@ -497,8 +497,15 @@ class KeyBar(BaseStyleCache, Widget):
     """
     COMPONENT_CLASSES = {"keybar--key", "keybar--description", "keybar--separator"}
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, short: dict[str, str] | None = None, priority: tuple[str, ...] = (), id: str | None = None
+    ) -> None:
         super().__init__(id=id)
+        # When the full footer does not fit: action -> shorter label, and the actions to keep (most important
+        # first, shown even if the binding is hidden at full width, e.g. `c` when the narrow screen hides the form).
+        # Other keys are dropped first, whole items at a time: a label is never cut mid-word.
+        self._short = short or {}
+        self._priority = priority
         self._spans: list[tuple[int, int, str]] = []  # x0, x1, key
 
     def on_mount(self) -> None:
@@ -507,19 +514,48 @@ class KeyBar(BaseStyleCache, Widget):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
-    def _items(self) -> tuple[list[tuple[str, str, str, bool]], tuple[str, str, str, bool] | None]:
+    def _items(
+        self, narrow: bool = False
+    ) -> tuple[list[tuple[str, str, str, bool]], tuple[str, str, str, bool] | None]:
         app = self.app
         seen: set[str] = set()
-        items, palette = [], None
-        for _node, binding, enabled, _tip in self.screen.active_bindings.values():
+        items, palette, rank = [], None, []
+        active = list(self.screen.active_bindings.values())
+        shown_actions = {b.action for _n, b, _e, _t in active if b.show}
+        for _node, binding, enabled, _tip in active:
             if binding.action == "app.command_palette" or binding.key == app.COMMAND_PALETTE_BINDING:
                 if app.ENABLE_COMMAND_PALETTE:
                     palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
                 continue
-            if not binding.show or binding.action in seen:
+            # a hidden binding is added only for an action no shown key offers (ctrl+q when q Quit is there: no)
+            hidden_ok = narrow and binding.action in self._priority and binding.action not in shown_actions
+            wanted = binding.show or hidden_ok
+            if not wanted or binding.action in seen:
                 continue
             seen.add(binding.action)
-            items.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+            desc = self._short.get(binding.action, binding.description) if narrow else binding.description
+            items.append((binding.key, app.get_key_display(binding), desc, enabled))
+            rank.append(binding.action)
+        if narrow:
+            # drop the least important keys (not listed, the last first; then listed ones from the end) until
+            # the compact items " k label" fit
+            def cost(i: int) -> int:
+                return 3 + len(items[i][1]) + len(items[i][2])
+
+            keep = list(range(len(items)))
+            order = sorted(
+                keep,
+                key=lambda i: (
+                    rank[i] in self._priority,
+                    -self._priority.index(rank[i]) if rank[i] in self._priority else -i,
+                ),
+            )
+            width = self.size.width
+            for i in order:
+                if sum(cost(j) for j in keep) <= width:
+                    break
+                keep.remove(i)
+            items = [items[i] for i in keep]
         return items, palette
 
     def render_line(self, y: int) -> Strip:
@@ -527,6 +563,10 @@ class KeyBar(BaseStyleCache, Widget):
         key_style, desc_style = cs("keybar--key"), cs("keybar--description")
         dim = Style(dim=True)
         items, palette = self._items()
+        width = self.size.width
+        narrow = sum(3 + len(shown) + len(desc) for _, shown, desc, _ in items) > width
+        if narrow:
+            items, palette = self._items(narrow=True)
         segments: list[Segment] = []
         spans: list[tuple[int, int, str]] = []
         x = 0
@@ -536,7 +576,6 @@ class KeyBar(BaseStyleCache, Widget):
             segments += [Segment(text_key, k), Segment(text_desc, d)]
             spans.append((x, x + len(text_key) + len(text_desc), key))
             x += len(text_key) + len(text_desc)
-        width = self.size.width
         tail: list[Segment] = []
         if palette is not None:
             key, shown, desc, _ = palette
