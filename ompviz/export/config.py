@@ -45,7 +45,7 @@ def config_dict(plan: Plan, topology: Topology, *, command: list[str] | None = N
     body = plan_to_dict(plan)
     topo = dict(body.get("topology") or topology.summary())
     topo["source"] = topology.source
-    topo["snapshot"] = to_snapshot(topology)
+    topo["snapshot"] = to_snapshot(topology, levels=True)  # distrib needs the hwloc tree to replan exactly
     out: dict = {"schema": SCHEMA, "version": VERSION, "ompviz_version": __version__}
     out.update(body)
     out["topology"] = topo

@@ -352,9 +352,11 @@ def split_ranks(topology: Topology, request: PlanRequest, cand: CpuSet) -> tuple
     n = request.ranks
     strategy = request.strategy
     if strategy == "distrib":
-        from ompviz.plan.distrib import distrib
+        from ompviz.plan.distrib import distrib, tree_warning
 
         sets = distrib(topology, n, cand)
+        if (tw := tree_warning(topology)) is not None:
+            warns.append(tw)
         if n > len(cand):
             warns.append(
                 PlanWarning(

@@ -379,3 +379,16 @@ def test_strategy_distrib_uses_it():
     topo = load("synthetic:pack:2 core:4 pu:2")
     p = plan(topo, PlanRequest(ranks=3, strategy="distrib"))
     assert [w.cpus for w in p.workers] == distrib(topo, 3)
+
+
+def test_plan_says_when_the_source_has_no_hwloc_tree():
+    # Presets are built without hwloc's object tree (no clusters/L2/groups recorded), so distrib can only split
+    # by package/die/L3 and the plan must say so; a synthetic string records every level, so no such warning.
+    from ompviz.plan import PlanRequest, plan
+    from ompviz.topology import load
+
+    codes = {w.code for w in plan(load("preset:teach-4c"), PlanRequest(ranks=3, strategy="distrib")).warnings}
+    assert "distrib-tree-unknown" in codes
+    syn = load("synthetic:pack:2 l3:2 core:4 pu:2")
+    codes = {w.code for w in plan(syn, PlanRequest(ranks=3, strategy="distrib")).warnings}
+    assert "distrib-tree-unknown" not in codes
