@@ -149,7 +149,8 @@ def tree_warning(topology: Topology) -> PlanWarning | None:
     return PlanWarning(
         "distrib-tree-unknown",
         "info",
-        f"distrib: this {topology.source_kind} topology does not record hwloc's whole CPU tree (clusters, shared L2, "
+        # the text must not name the source kind: a saved config replans from a snapshot and must warn identically
+        "distrib: this topology source does not record hwloc's whole CPU tree (clusters, shared L2, "
         "Groups), so ranks are split over packages, dies and L3 only; `hwloc-distrib` may differ where the machine "
         "has such levels: load an lstopo XML or a sysfs dump for exact sets",
     )
