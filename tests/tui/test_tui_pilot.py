@@ -239,6 +239,37 @@ async def test_narrow_footer_keeps_essential_keys_whole(optional):
 
 
 @sync
+async def test_preview_places_column_takes_the_remaining_width_with_ellipsis():
+    # QA: at 160x50 OMP_PLACES was cut at the table's edge to ~8 characters with no ellipsis
+    from tui_machines import zen4_like
+
+    from ompviz.tui.widgets.panels import WorkerTable
+
+    app = OmpvizApp(zen4_like(), PlanRequest(ranks=4), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(WorkerTable)
+        width = table.scrollable_content_region.width
+        header = table.render_line(0).text
+        row = table.render_line(1).text
+        assert len(row) == width
+        start = header.index("OMP_PLACES")
+        cell = row[start:].rstrip()
+        places = app.plan.workers[0].env_dict["OMP_PLACES"]
+        # 48 cores of 2 PUs each as {a,b} places: far longer than the room left
+        assert len(places) > width
+        assert cell.endswith("…"), row
+        assert places.startswith(cell[:-1])
+        assert len(cell) >= width - start - 2  # the rest of the width, not ~8 characters
+        # a resize refits the column to the new room
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        width = table.scrollable_content_region.width
+        row = table.render_line(1).text
+        assert width > 64 and len(row) == width and row.rstrip().endswith("…"), row
+
+
+@sync
 async def test_logical_core_l3_numa_views_use_their_own_indices():
     # small(): 2 packages x 2 L3 x 4 cores x SMT2; cores are L#0..15 depth-first, core k holds PU L#2k, 2k+1.
     # QA: the core view labelled cores by their first PU's L# (0 2 4 6 ...) instead of the core's L# (0 1 2 3).

@@ -129,6 +129,9 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
 
     show_cursor = True
     MAX_WIDTHS: tuple[int, ...] = ()  # per column; longer text is clipped with an ellipsis
+    # The column that gets the width the others leave (clipped with an ellipsis to fit the widget) instead of
+    # running off the right edge; None: every column at its own width, scrolling sideways.
+    FILL_COLUMN: int | None = None
 
     def __init__(self, headers: tuple[str, ...], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -136,6 +139,7 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
         self._rows: list[tuple[Cell, ...]] = []
         self._keys: list[str] = []
         self._widths = [len(h) for h in headers]
+        self._shown_widths = list(self._widths)  # _widths with FILL_COLUMN fitted to the widget
         self._strips: dict[int, Strip] = {}  # row index -> strip (header is -1)
         self.cursor_row = 0
 
@@ -157,8 +161,9 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
         for i, m in enumerate(self.MAX_WIDTHS):
             widths[i] = min(widths[i], m)
         changed: list[int] | None = None  # rows to repaint; None: all of them
-        if widths != self._widths:
+        if widths != self._widths or self._fit_widths(widths) != self._shown_widths:
             self._widths = widths
+            self._shown_widths = self._fit_widths(widths)
             self._strips.clear()
         else:
             old = self._rows
@@ -174,11 +179,31 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
             self._strips.pop(self.cursor_row, None)
             self._strips.pop(cursor, None)
         self.cursor_row = cursor
-        set_virtual_size_quietly(self, Size(sum(widths) + 2 * len(widths), len(rows) + 1))
+        shown = self._shown_widths
+        set_virtual_size_quietly(self, Size(sum(shown) + 2 * len(shown), len(rows) + 1))
         if changed is None:
             self.refresh()
         else:
             self._refresh_rows(changed)
+
+    def _fit_widths(self, widths: list[int]) -> list[int]:
+        f = self.FILL_COLUMN
+        if f is None or not self.is_mounted or self.size.width == 0:
+            return list(widths)
+        others = sum(w for i, w in enumerate(widths) if i != f) + 2 * len(widths)
+        room = self.scrollable_content_region.width - others
+        out = list(widths)
+        # at least a few characters (the header is clipped with "…" too); only a very narrow table scrolls
+        out[f] = min(widths[f], max(room, 6))
+        return out
+
+    def on_resize(self) -> None:
+        shown = self._fit_widths(self._widths)
+        if shown != self._shown_widths:
+            self._shown_widths = shown
+            self._strips.clear()
+            set_virtual_size_quietly(self, Size(sum(shown) + 2 * len(shown), len(self._rows) + 1))
+            self.refresh()
 
     def _refresh_rows(self, rows: list[int]) -> None:
         """Repaint only these rows (those on screen): every repainted line costs Textual the same, changed or not."""
@@ -263,20 +288,24 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
             else:
                 base = self.base_style
         segments = []
-        for (text, style), w in zip(cells, self._widths, strict=True):
+        widths = self._shown_widths
+        for (text, style), w in zip(cells, widths, strict=True):
             if len(text) > w:
                 text = text[: w - 1] + "…"
             segments.append(Segment(" " + text.ljust(w) + " ", base + style if style else base))
-        return Strip(segments, sum(self._widths) + 2 * len(self._widths))
+        return Strip(segments, sum(widths) + 2 * len(widths))
 
 
 class WorkerTable(LineTable):
-    """One row per worker: rank, CPUs, OMP_NUM_THREADS, OMP_PROC_BIND, OMP_PLACES."""
+    """One row per worker: rank, CPUs, OMP_NUM_THREADS (Threads), OMP_PROC_BIND (Bind), OMP_PLACES."""
 
-    MAX_WIDTHS = (6, 32, 15, 13, 48)
+    MAX_WIDTHS = (6, 32, 15, 13, 1000)
+    FILL_COLUMN = 4  # OMP_PLACES takes what the other columns leave, ending in "…" when cut
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(("Rank", "CPUs", "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES"), id=id)
+        # Short headers for the two narrow values (the full variable names are in the sidebar's environment), so
+        # OMP_PLACES, the long one, gets the room.
+        super().__init__(("Rank", "CPUs", "Threads", "Bind", "OMP_PLACES"), id=id)
         self._plan: Plan | None = None
 
     def show_plan(self, plan: Plan | None, selected_rank: int | None = None) -> None:
@@ -293,7 +322,9 @@ class WorkerTable(LineTable):
                     (_clip(w.cpus.to_list(), 32), None),
                     (env.get("OMP_NUM_THREADS", "(unset)"), None),
                     (env.get("OMP_PROC_BIND", "(unset)"), None),
-                    (places[:49], None),  # clipped to the column; the full text is in the sidebar and export
+                    # bounded here (a 4,096-PU list is long); clipped to the column with "…" when drawn. The
+                    # full text is in the sidebar and the export.
+                    (places[:1001], None),
                 )
             )
             keys.append(str(w.rank))
