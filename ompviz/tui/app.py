@@ -43,6 +43,18 @@ OPTIONAL_SCREENS = {
 }
 
 
+# One line per strategy for the command palette (the planner module's docstring has the full rules).
+STRATEGY_HELP = {
+    "compact": "consecutive cores in hwloc logical order, all cores used, few boundary crossings",
+    "spread": "ranks dealt over packages, NUMA nodes, L3 groups; equal cores each, leftovers idle",
+    "numa": "whole NUMA nodes per rank, or an equal slice of one when ranks outnumber nodes",
+    "l3": "whole L3 groups per rank, or an equal slice of one when ranks outnumber groups",
+    "distrib": "hwloc_distrib() over the usable CPUs, like hwloc-distrib",
+    "manual": "your own CPU list per rank (A|B|...), starting from the current split",
+    "vllm": "what vLLM's CPU backend binds (VLLM_CPU_OMP_THREADS_BIND and friends)",
+}
+
+
 def _cycle(options: tuple[str, ...], current: str) -> str:
     return options[(options.index(current) + 1) % len(options)] if current in options else options[0]
 
@@ -466,7 +478,8 @@ class OmpvizApp(App[None]):
         yield SystemCommand("One rank more", "ranks + 1 (+)", lambda: self.action_ranks(1))
         yield SystemCommand("One rank fewer", "ranks - 1 (-)", lambda: self.action_ranks(-1))
         for s in STRATEGIES:
-            yield SystemCommand(f"Strategy: {s}", "split CPUs between ranks this way", self._setter("strategy", s))
+            help_text = STRATEGY_HELP.get(s, "split the CPUs between ranks this way")
+            yield SystemCommand(f"Strategy: {s}", help_text, self._setter("strategy", s))
         for b in BIND_POLICIES:
             yield SystemCommand(f"Bind: {b}", "OMP_PROC_BIND", self._setter("bind", b))
         for s in SMT_POLICIES:

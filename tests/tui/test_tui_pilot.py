@@ -473,6 +473,13 @@ async def test_command_palette_offers_actions_and_presets():
         cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Strategy: spread")
         cmd.callback()
         assert app.request.strategy == "spread"
+        # QA: every strategy had the same description; each now says what it does, in one line
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen) if c.title.startswith("Strategy: ")}
+        assert set(helps) == {f"Strategy: {s}" for s in STRATEGIES}
+        assert len(set(helps.values())) == len(STRATEGIES)
+        assert all(h and "\n" not in h and len(h) <= 100 for h in helps.values())
+        assert "hwloc_distrib" in helps["Strategy: distrib"] and "vLLM" in helps["Strategy: vllm"]
+        assert "NUMA" in helps["Strategy: numa"] and "L3" in helps["Strategy: l3"]
 
 
 @sync
