@@ -24,10 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.strip import Strip
 
 from ompviz.cpuset import CpuSet
 from ompviz.live.sampler import Sample
@@ -226,18 +224,5 @@ class HeatMap(TopologyMap):
             extra += cs("topomap--hover")
         return [(body, style + extra), (mark, mark_style + extra)]
 
-    def _render_full_line(self, index: int) -> Strip:
-        lay = self._layout
-        if lay is None or index >= lay.height:
-            return Strip.blank(0)
-        base = self.rich_style
-        segments: list[Segment] = []
-        x = 0
-        for cell in lay.lines[index]:
-            if cell.x > x:
-                segments.append(Segment(" " * (cell.x - x), base))
-            x = cell.x
-            for text, style in self._cell_parts(cell):
-                segments.append(Segment(text, base + style))
-                x += len(text)
-        return Strip(segments, x)
+    def _line_base_style(self) -> Style:
+        return self.rich_style

@@ -304,16 +304,24 @@ class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
         lay = self._layout
         if lay is None or index >= lay.height:
             return Strip.blank(0)
-        base = self.base_style
+        base = self._line_base_style()
         segments: list[Segment] = []
         x = 0
         for cell in lay.lines[index]:
             if cell.x > x:
                 segments.append(Segment(" " * (cell.x - x), base))
-            text, style = self._cell_look(cell)
-            segments.append(Segment(text, base + style))
-            x = cell.x + len(text)
+            x = cell.x
+            for text, style in self._cell_parts(cell):
+                segments.append(Segment(text, base + style))
+                x += len(text)
         return Strip(segments, x)
+
+    # Hooks for subclasses (the live HeatMap draws a cell in several styled parts on the widget's own style).
+    def _line_base_style(self) -> Style:
+        return self.base_style
+
+    def _cell_parts(self, cell: Cell) -> list[tuple[str, Style]]:
+        return [self._cell_look(cell)]
 
     def _cell_look(self, cell: Cell) -> tuple[str, Style]:
         cs = self.get_component_rich_style
