@@ -173,9 +173,8 @@ def parse_task_stat(text: str | bytes) -> TaskStat | None:
 def _parse_stat(data: bytes) -> tuple[bytes, bytes, int, int | None] | None:
     """(comm, state, utime+stime, processor) as raw bytes/ints: the sampler decodes comm only when it changed.
 
-    Splits at most 37 times after the last ')' (processor is the 37th field there): the ~15 fields after it are
-    never cut into objects. The kernel separates fields with single spaces; ``int()`` ignores the newline that
-    ends the last one."""
+    Same rules as ``ps_step`` in procscan.c (the compiled path): change both together. Splits at most 37 times
+    after the last ')' (processor is the 37th field there): the ~15 fields after it are never cut into objects."""
     open_ = data.find(b"(")
     close = data.rfind(b")")
     if open_ < 0 or close < open_:
@@ -183,12 +182,19 @@ def _parse_stat(data: bytes) -> tuple[bytes, bytes, int, int | None] | None:
     rest = data[close + 1 :].split(None, 37)
     if len(rest) < 13:
         return None
-    try:
-        ticks = int(rest[11]) + int(rest[12])
-        processor = int(rest[36]) if len(rest) > 36 else None
-    except ValueError:
+    u, s, p = rest[11], rest[12], rest[36] if len(rest) > 36 else b"0"
+    if not (_is_num(u) and _is_num(s) and _is_num(p)) or close - open_ - 1 > COMM_MAX:
         return None
-    return data[open_ + 1 : close], rest[0], ticks, processor
+    return data[open_ + 1 : close], rest[0], int(u) + int(s), int(p) if len(rest) > 36 else None
+
+
+COMM_MAX = 256  # a comm is at most 64 bytes (kernel threads; 15 for user threads): longer is not a stat file
+
+
+def _is_num(b: bytes) -> bool:
+    """The kernel prints these fields as plain decimal: ASCII digits only (``int()`` would also take a sign or
+    ``_``), at most 18 of them (10^18 clock ticks is far beyond any uptime) — the same rule as procscan.c."""
+    return b.isdigit() and len(b) <= 18
 
 
 def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
@@ -369,6 +375,46 @@ class _ProcTrack:
     order: list[int] = field(default_factory=list)  # tids read in the last sample, in display order
 
 
+_TICK_PCT = 100.0 / CLK_TCK
+
+
+def _account(tr: _TaskTrack, data: bytes, raw: set[int], now: float) -> int:
+    """Account one reading of a thread: ``data`` read from its stat file, ``raw`` its allowed set now, ``now`` the
+    monotonic time of the reading. -1: unparsable (forget the thread); 1: new thread or allowed set changed
+    (identification to redo); 0: nothing of that kind. The pure-Python twin of ``ps_step`` in procscan.c."""
+    r = _parse_stat(data)
+    if r is None:
+        return -1
+    comm, _, ticks, cpu = r
+    changed = 0
+    if comm != tr.raw_comm:
+        tr.raw_comm, tr.comm = comm, comm.decode("utf-8", "replace")
+    if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
+        tr.raw_allowed, tr.allowed = raw, CpuSet(raw)
+        tr.seen_bits = 0 if cpu is None else 1 << cpu
+        tr.seen = CpuSet.from_mask(tr.seen_bits)
+        changed = 1
+    elif cpu is not None and not (tr.seen_bits >> cpu) & 1:
+        tr.seen_bits |= 1 << cpu
+        tr.seen = CpuSet.from_mask(tr.seen_bits)
+    hist = tr.hist
+    hist.append((now, ticks))
+    if tr.new:
+        tr.new = False
+        tr.pct = 0.0
+        changed = 1
+    else:
+        while len(hist) > 2 and now - hist[1][0] >= CPU_WINDOW:
+            hist.popleft()
+        t0, k0 = hist[0]
+        span = now - t0
+        tr.pct = 0.0 if span <= 0 else min(100.0, max(0.0, (ticks - k0) * _TICK_PCT / span))
+        if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
+            tr.migrations += 1
+    tr.ticks, tr.cpu = ticks, cpu
+    return changed
+
+
 FD_CACHE_MAX = 512  # beyond this many watched threads, open/read/close per sample (stay far from RLIMIT_NOFILE)
 
 
@@ -521,7 +567,6 @@ class Sampler:
         changed = False
         tasks = pt.tasks
         pread, getaffinity, mono = os.pread, os.sched_getaffinity, time.monotonic
-        tick_pct = 100.0 / CLK_TCK
         for tid in tids:
             tr = tasks.get(tid)
             try:
@@ -552,46 +597,13 @@ class Sampler:
                     self._forget(pt, tid)
                 changed = True
                 continue
-            # _parse_stat inlined (this loop is the sampler's hot path); an ended thread's open fd reads empty
-            open_ = data.find(b"(")
-            close = data.rfind(b")")
-            rest = data[close + 1 :].split(None, 37)
-            try:
-                if open_ < 0 or close < open_ or len(rest) < 13:
-                    raise ValueError
-                ticks = int(rest[11]) + int(rest[12])
-                cpu = int(rest[36]) if len(rest) > 36 else None
-            except ValueError:
+            r = _account(tr, data, raw, mono())
+            if r < 0:  # unparsable: an ended thread's open fd reads empty
                 self._forget(pt, tid)
                 changed = True
                 continue
-            comm = data[open_ + 1 : close]
-            if comm != tr.raw_comm:
-                tr.raw_comm, tr.comm = comm, comm.decode("utf-8", "replace")
-            if raw != tr.raw_allowed:  # rebound (e.g. LLVM binds the primary at the first region): restart `seen`
-                tr.raw_allowed, tr.allowed = raw, CpuSet(raw)
-                tr.seen_bits = 0 if cpu is None else 1 << cpu
-                tr.seen = CpuSet.from_mask(tr.seen_bits)
+            if r:
                 changed = True
-            elif cpu is not None and not (tr.seen_bits >> cpu) & 1:
-                tr.seen_bits |= 1 << cpu
-                tr.seen = CpuSet.from_mask(tr.seen_bits)
-            hist = tr.hist
-            hist.append((mono(), ticks))
-            if tr.new:
-                tr.new = False
-                tr.pct = 0.0
-                changed = True
-            else:
-                t_now = hist[-1][0]
-                while len(hist) > 2 and t_now - hist[1][0] >= CPU_WINDOW:
-                    hist.popleft()
-                t0, k0 = hist[0]
-                span = t_now - t0
-                tr.pct = 0.0 if span <= 0 else min(100.0, max(0.0, (ticks - k0) * tick_pct / span))
-                if cpu is not None and tr.cpu is not None and cpu != tr.cpu:
-                    tr.migrations += 1
-            tr.ticks, tr.cpu = ticks, cpu
             got.append(tid)
         return changed
 
