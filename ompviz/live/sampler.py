@@ -18,6 +18,8 @@ mid-sample; such threads are just absent from that sample.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import threading
 import time
@@ -312,6 +314,183 @@ def map_omp_threads(
     return out
 
 
+# -- the compiled path (procscan.c) ------------------------------------------------------------------------------
+_PS_NEW, _PS_COMM, _PS_ALLOWED, _PS_SEEN = 1, 2, 4, 8  # flags of ps_step's code, above its 4 status bits
+
+
+class _Native:
+    """procscan.c loaded with ctypes (the functions release the GIL while they run)."""
+
+    def __init__(self, path: str) -> None:
+        c = ctypes
+        lib = self.lib = c.CDLL(path)
+        vp, i, d, ip = c.c_void_p, c.c_int, c.c_double, c.POINTER(c.c_int)
+        for name, res, args in (
+            ("ps_mask_words", i, ()),
+            ("ps_word_bits", i, ()),
+            ("ps_new", vp, (i, i, d, d)),
+            ("ps_free", None, (vp,)),
+            ("ps_reserve", i, (vp, i)),
+            ("ps_set", None, (vp, i, i, i)),
+            ("ps_fd", i, (vp, i)),
+            ("ps_out", vp, (vp, i)),
+            ("ps_comm", i, (vp, i, c.c_char_p)),
+            ("ps_masks", None, (vp, i, vp, vp)),
+            ("ps_step", i, (vp, i, c.c_char_p, c.c_long, vp, d)),
+            ("ps_scan", i, (vp, ip, i)),
+            (
+                "ps_cpu_times",
+                i,
+                (i, c.c_char_p, c.c_long, ip, c.POINTER(c.c_longlong), c.POINTER(c.c_longlong), i),
+            ),
+        ):
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+        self.words = lib.ps_mask_words()
+        self.wbits = lib.ps_word_bits()
+        if self.words <= 0 or self.wbits <= 0:
+            raise OSError("sched_getaffinity mask size unknown")
+
+
+@functools.cache
+def _native() -> _Native | None:
+    """The compiled loop, built on first use; None when it cannot be had (no compiler, not Linux, ...)."""
+    from ompviz.live.build import procscan_library
+
+    path = procscan_library()
+    if path is None:
+        return None
+    try:
+        return _Native(str(path))
+    except (OSError, AttributeError):  # unloadable, or a stale library without a function
+        return None
+
+
+class _Table:
+    """One worker's threads in a procscan table: a slot per thread, the per-thread state kept in C; here only what
+    the snapshots hand out (comm str, allowed and seen CpuSets), rebuilt when ps_step flags a change."""
+
+    def __init__(self, nat: _Native, pid: int) -> None:
+        self.nat, self.lib, self.pid = nat, nat.lib, pid
+        self.h = self.lib.ps_new(pid, nat.words, _TICK_PCT, CPU_WINDOW)
+        if not self.h:
+            raise MemoryError("procscan table")
+        self.cap = 0
+        self.slot: dict[int, int] = {}  # tid -> slot
+        self.free: list[int] = []
+        self.tid: list[int] = []
+        self.comm: list[str] = []
+        self.allowed: list[CpuSet] = []
+        self.seen: list[CpuSet] = []
+        self.version = 0  # bumped whenever a slot is taken or freed
+        self.scan_for: tuple[list[int] | None, int] = (None, -1)  # (tids list, version) scan_slots was made for
+        self.scan_slots: list[int] = []
+        self.scan_tids: list[int] = []
+        self._cbuf = ctypes.create_string_buffer(COMM_MAX)
+        self._abuf = (ctypes.c_ulong * nat.words)()
+        self._sbuf = (ctypes.c_ulong * nat.words)()
+        self._grow(16)
+
+    def _grow(self, cap: int) -> None:
+        if self.lib.ps_reserve(self.h, cap) != 0:
+            raise MemoryError("procscan table")
+        self.free.extend(range(cap - 1, self.cap - 1, -1))  # popped from the end: lowest slot first
+        more = cap - self.cap
+        self.tid += [0] * more
+        self.comm += [""] * more
+        self.allowed += [_EMPTY] * more
+        self.seen += [_EMPTY] * more
+        self.cap = cap
+        out = self.lib.ps_out
+        self.out_code = (ctypes.c_int * cap).from_address(out(self.h, 0))
+        self.out_cpu = (ctypes.c_int * cap).from_address(out(self.h, 1))
+        self.out_pct = (ctypes.c_double * cap).from_address(out(self.h, 2))
+        self.out_mig = (ctypes.c_longlong * cap).from_address(out(self.h, 3))
+        self.scan_arr = (ctypes.c_int * cap)()
+        self.scan_for = (None, -1)
+
+    def add(self, tid: int, fd: int) -> int:
+        if not self.free:
+            self._grow(2 * self.cap)
+        s = self.free.pop()
+        self.lib.ps_set(self.h, s, tid, fd)
+        self.slot[tid] = s
+        self.tid[s] = tid
+        self.comm[s] = ""
+        self.allowed[s] = self.seen[s] = _EMPTY
+        self.version += 1
+        return s
+
+    def remove(self, tid: int) -> int:
+        """Free the thread's slot; returns its fd (-1: none) for the caller to close."""
+        s = self.slot.pop(tid)
+        fd = self.lib.ps_fd(self.h, s)
+        self.lib.ps_set(self.h, s, 0, -1)
+        self.free.append(s)
+        self.version += 1
+        return fd
+
+    def close(self) -> None:
+        if self.h:
+            self.lib.ps_free(self.h)
+            self.h = None
+
+    def _mask(self, buf) -> CpuSet:
+        wb = self.nat.wbits
+        return CpuSet.from_mask(sum(w << (wb * i) for i, w in enumerate(buf) if w))
+
+    def apply(self, s: int, code: int) -> int:
+        """Take in ps_step's code for slot ``s``: -1 the thread is gone or unreadable (forget it), 1 new or
+        rebound (identification to redo), 0 nothing of that kind — as :func:`_account`."""
+        if code & 15:
+            return -1
+        f = code >> 4
+        if f & _PS_COMM:
+            n = self.lib.ps_comm(self.h, s, self._cbuf)
+            self.comm[s] = self._cbuf.raw[:n].decode("utf-8", "replace")
+        if f & (_PS_ALLOWED | _PS_SEEN):
+            self.lib.ps_masks(self.h, s, self._abuf, self._sbuf)
+            if f & _PS_ALLOWED:
+                self.allowed[s] = self._mask(self._abuf)
+            self.seen[s] = self._mask(self._sbuf)
+        return 1 if f & (_PS_NEW | _PS_ALLOWED) else 0
+
+    def step(self, s: int, data: bytes, allowed: set[int], now: float) -> int:
+        """One crafted reading through ps_step (tests: the same input through both paths)."""
+        wb = self.nat.wbits
+        mask = (ctypes.c_ulong * self.nat.words)()
+        for cpu in allowed:
+            mask[cpu // wb] |= 1 << (cpu % wb)
+        code = self.lib.ps_step(self.h, s, data, len(data), mask, now)
+        if code == 3:
+            raise MemoryError("procscan table")
+        return self.apply(s, code)
+
+
+class _CpuTimes:
+    """/proc/stat's per-CPU lines parsed in C (ps_cpu_times): the same {cpu: (busy, total)} as read_cpu_times."""
+
+    def __init__(self, nat: _Native) -> None:
+        self.lib = nat.lib
+        self._size(65536, (os.cpu_count() or 1) + 8)
+
+    def _size(self, nbuf: int, ncpu: int) -> None:
+        self.buf = ctypes.create_string_buffer(nbuf)
+        self.n = ncpu
+        self.cpu = (ctypes.c_int * ncpu)()
+        self.busy = (ctypes.c_longlong * ncpu)()
+        self.total = (ctypes.c_longlong * ncpu)()
+
+    def read(self, fd: int) -> dict[int, tuple[int, int]]:
+        while True:
+            n = self.lib.ps_cpu_times(fd, self.buf, len(self.buf), self.cpu, self.busy, self.total, self.n)
+            if n >= 0:
+                return dict(zip(self.cpu[:n], zip(self.busy[:n], self.total[:n], strict=True), strict=True))
+            if n == -1:
+                return {}
+            self._size(2 * len(self.buf) if n == -3 else len(self.buf), self.n if n == -3 else 2 * self.n)
+
+
 # -- the sampler ----------------------------------------------------------------------------------------------------
 # Cost notes (bench/bench_sampler.py; a sample runs every interval with cold caches, so every Python-level step per
 # thread shows): per thread and sample the kernel work is one pread of an open stat fd (the kernel regenerates a
@@ -373,6 +552,8 @@ class _ProcTrack:
     out_key: tuple | None = None  # (affinity reports, kernel thread lines) the identification was made from
     ident: dict[int, tuple[int, CpuSet | None, int | None]] = field(default_factory=dict)
     order: list[int] = field(default_factory=list)  # tids read in the last sample, in display order
+    tbl: _Table | None = None  # compiled path: the threads' state lives there (``tasks`` is then its tid -> slot)
+    order_slots: list[int] = field(default_factory=list)  # compiled path: ``order`` as slots
 
 
 _TICK_PCT = 100.0 / CLK_TCK
@@ -431,9 +612,18 @@ class Sampler:
         interval: float = 0.5,
         on_sample: Callable[[Sample], None] | None = None,
         rate_max_age: float | None = None,
+        native: bool | None = None,
     ) -> None:
+        """``native``: None (default) reads threads with the compiled loop (procscan.c) when it can be built and
+        loaded, else in pure Python — both give the same samples, the compiled one at a fraction of the CPU;
+        False forces pure Python; True requires the compiled loop (RuntimeError without it)."""
         if interval <= 0:
             raise ValueError("interval must be positive")
+        nat = _native() if native is not False else None
+        if native and nat is None:
+            raise RuntimeError("the compiled sampler loop (procscan.c) is not available")
+        self._nat = nat
+        self.native = nat is not None
         self.procs = list(procs)
         self.interval = interval
         self.on_sample = on_sample
@@ -457,8 +647,14 @@ class Sampler:
             self._stat_fd: int | None = os.open("/proc/stat", os.O_RDONLY)
         except OSError:
             self._stat_fd = None
+        self._cpu_times = _CpuTimes(nat) if nat is not None and self._stat_fd is not None else None
         # /proc/stat readings (time, per-CPU ticks); per-CPU utilisation spans CPU_WINDOW s or more, as per thread
-        self._cpu_hist: deque = deque([(time.monotonic(), read_cpu_times(self._stat_fd))])
+        self._cpu_hist: deque = deque([(time.monotonic(), self._read_cpu_times())])
+
+    def _read_cpu_times(self) -> dict[int, tuple[int, int]]:
+        if self._cpu_times is not None:
+            return self._cpu_times.read(self._stat_fd)
+        return read_cpu_times(self._stat_fd)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="ompviz-sampler", daemon=True)
@@ -499,6 +695,16 @@ class Sampler:
                 self._stat_fd = None
 
     def _forget(self, pt: _ProcTrack, tid: int) -> None:
+        if pt.tbl is not None:
+            if tid in pt.tbl.slot:
+                fd = pt.tbl.remove(tid)
+                if fd >= 0:
+                    self._nfds -= 1
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            return
         tr = pt.tasks.pop(tid, None)
         if tr is not None and tr.fd >= 0:
             self._nfds -= 1
@@ -512,6 +718,8 @@ class Sampler:
         if pt is not None:
             for tid in list(pt.tasks):
                 self._forget(pt, tid)
+            if pt.tbl is not None:
+                pt.tbl.close()
             if pt.dir_fd >= 0:
                 try:
                     os.close(pt.dir_fd)
@@ -564,6 +772,8 @@ class Sampler:
 
     def _read_list(self, pid: int, pt: _ProcTrack, tids: list[int], got: list[int]) -> bool:
         """Read the threads ``tids``, append those read to ``got``; True when a thread was new, gone or rebound."""
+        if pt.tbl is not None:
+            return self._read_list_c(pid, pt, pt.tbl, tids, got)
         changed = False
         tasks = pt.tasks
         pread, getaffinity, mono = os.pread, os.sched_getaffinity, time.monotonic
@@ -607,11 +817,114 @@ class Sampler:
             got.append(tid)
         return changed
 
+    def _read_list_c(self, pid: int, pt: _ProcTrack, tb: _Table, tids: list[int], got: list[int]) -> bool:
+        """:meth:`_read_list` through procscan.c: the same reads and accounting, one C call for all threads."""
+        changed = False
+        if tb.scan_for[0] is not tids or tb.scan_for[1] != tb.version:
+            slots, stids = [], []
+            complete = True
+            for tid in tids:
+                sl = tb.slot.get(tid)
+                if sl is None:  # new: keep its stat file open, up to FD_CACHE_MAX over all workers
+                    fd = -1
+                    if self._nfds < FD_CACHE_MAX:
+                        try:
+                            fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+                        except OSError:  # ended between listing and reading — normal
+                            changed = True
+                            complete = False
+                            continue
+                        self._nfds += 1
+                    sl = tb.add(tid, fd)
+                slots.append(sl)
+                stids.append(tid)
+            tb.scan_arr[: len(slots)] = slots
+            tb.scan_slots, tb.scan_tids = slots, stids
+            # reused while the list and the slots stay the same; a tid that could not be opened is tried again
+            tb.scan_for = (tids, tb.version) if complete else (None, -1)
+        slots, stids = tb.scan_slots, tb.scan_tids
+        busy = self._nat.lib.ps_scan(tb.h, tb.scan_arr, len(slots))
+        if busy < 0:
+            raise MemoryError("procscan table")
+        if busy == 0:  # every thread read, nothing new, rebound or gone
+            got.extend(stids)
+            return changed
+        codes = tb.out_code[: tb.cap]
+        apply = tb.apply
+        for sl, tid in zip(slots, stids, strict=True):
+            c = codes[sl]
+            if c:
+                r = apply(sl, c)
+                if r < 0:
+                    self._forget(pt, tid)
+                    changed = True
+                    continue
+                if r:
+                    changed = True
+            got.append(tid)
+        return changed
+
+    def _threads_c(self, pt: _ProcTrack, tb: _Table, out: OutputSnapshot, now: float, changed: bool):
+        key = (out.affinity, out.kernel_threads)
+        if changed or pt.out_key != key:
+            pt.out_key = key
+            slot, allowed = tb.slot, tb.allowed
+            ident = pt.ident = map_omp_threads(tb.pid, out, {t: allowed[slot[t]] for t in pt.order})
+            pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
+            pt.order_slots = [slot[t] for t in pt.order]
+        ident = pt.ident
+        max_age = self.rate_max_age
+        rates = {r.thread: r.ips for r in out.rates if now - r.time <= max_age}
+        cap = tb.cap
+        cpus, pcts, migs = tb.out_cpu[:cap], tb.out_pct[:cap], tb.out_mig[:cap]
+        tids, comm, allowed, seen = tb.tid, tb.comm, tb.allowed, tb.seen
+        res = []
+        for sl in pt.order_slots:
+            tid = tids[sl]
+            cpu = cpus[sl]
+            omp = ident.get(tid)
+            if omp is None:
+                ts = _thread_sample(
+                    tid,
+                    comm[sl],
+                    None,
+                    None if cpu < 0 else cpu,
+                    pcts[sl],
+                    allowed[sl],
+                    migs[sl],
+                    seen[sl],
+                    None,
+                    None,
+                    None,
+                )
+            else:
+                th = omp[0]
+                ts = _thread_sample(
+                    tid,
+                    comm[sl],
+                    th,
+                    None if cpu < 0 else cpu,
+                    pcts[sl],
+                    allowed[sl],
+                    migs[sl],
+                    seen[sl],
+                    omp[1],
+                    omp[2],
+                    rates.get(th),
+                )
+            res.append(ts)
+        return tuple(res)
+
     def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float) -> tuple[ThreadSample, ...]:
         pt = self._procs.get(p.pid)
         if pt is None:
             pt = self._procs[p.pid] = _ProcTrack()
+            if self._nat is not None:
+                pt.tbl = _Table(self._nat, p.pid)
+                pt.tasks = pt.tbl.slot  # membership (tid -> slot) for the listing logic shared with Python
         changed = self._read_threads(p.pid, pt)
+        if pt.tbl is not None:
+            return self._threads_c(pt, pt.tbl, out, now, changed)
         tasks = pt.tasks
         key = (out.affinity, out.kernel_threads)  # == compares element identity first: cheap when unchanged
         if changed or pt.out_key != key:
@@ -669,7 +982,7 @@ class Sampler:
             )
         for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
             self._forget_proc(pid)
-        times = read_cpu_times(self._stat_fd)
+        times = self._read_cpu_times()
         hist = self._cpu_hist
         hist.append((time.monotonic(), times))
         while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
