@@ -6,7 +6,7 @@ from ompviz.plan import runtime as rt
 from ompviz.plan.model import Plan
 from ompviz.plan.warnings import cpus_text
 from ompviz.topology.model import Topology
-from ompviz.topology.show import plural
+from ompviz.words import plural
 
 _PLACES_WORDS = {
     "threads": "one place per hardware thread (CPU)",

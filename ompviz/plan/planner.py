@@ -49,7 +49,7 @@ from ompviz.plan.model import (
 from ompviz.plan.places import abstract_name, format_places, group_places
 from ompviz.plan.warnings import cpus_text
 from ompviz.topology.model import Topology
-from ompviz.topology.show import plural
+from ompviz.words import plural
 
 
 # -- candidates -------------------------------------------------------------------------------------------------

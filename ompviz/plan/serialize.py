@@ -17,7 +17,7 @@ from __future__ import annotations
 import textwrap
 
 from ompviz.plan.model import Plan, PlanWarning, ThreadPlacement, Worker
-from ompviz.topology.show import plural
+from ompviz.words import plural
 
 WIDTH = 100
 

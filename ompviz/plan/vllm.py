@@ -31,7 +31,7 @@ from ompviz.plan import runtime as rt
 from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker, placement
 from ompviz.plan.warnings import ranks_text
 from ompviz.topology.model import Topology
-from ompviz.topology.show import plural
+from ompviz.words import plural
 
 VARS = ("VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU", "CPU_VISIBLE_MEMORY_NODES")
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import PlanRequest, PlanWarning, Worker
 from ompviz.topology.model import Topology
-from ompviz.topology.show import plural
+from ompviz.words import plural
 
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
 

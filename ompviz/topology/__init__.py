@@ -8,7 +8,6 @@ or .tar/.tar.gz/.tar.bz2 holding sys/ and proc/), an hwloc XML file (1.x, 2.0, 3
 from __future__ import annotations
 
 import os
-import tarfile
 
 from ompviz.errors import OmpvizError
 from ompviz.topology.model import PU, Core, Group, PURecord, Topology, build_topology
@@ -43,7 +42,7 @@ def load(source: str | None = "live") -> Topology:
         from ompviz.topology.sysfs import load_sysfs
 
         return load_sysfs(path, source=src)
-    if path.lower().endswith(_TAR_SUFFIXES) or _is_tar(path):
+    if path.lower().endswith(_TAR_SUFFIXES):
         from ompviz.topology.sysfs import load_sysfs
 
         return load_sysfs(path, source=src)
@@ -53,6 +52,12 @@ def load(source: str | None = "live") -> Topology:
     except OSError as e:
         raise OmpvizError(f"{src}: cannot read: {e.strerror or e}") from None
     text = head.lstrip()
+    # A tarball under another name is looked for only when the first byte is not XML's '<' or JSON's '{'
+    # (compressed data and a tar header's member name do not start so): the common sources skip tarfile.
+    if not text.startswith((b"<", b"{")) and _is_tar(path):
+        from ompviz.topology.sysfs import load_sysfs
+
+        return load_sysfs(path, source=src)
     if text.startswith(b"<"):
         from ompviz.topology.hwloc_xml import load_hwloc_xml
 
@@ -98,6 +103,8 @@ def _load_config_topology(path: str, src: str) -> Topology:
 
 
 def _is_tar(path: str) -> bool:
+    import tarfile  # only for files that are not XML/JSON by their first byte: keeps start-up light
+
     try:
         return tarfile.is_tarfile(path)
     except OSError:

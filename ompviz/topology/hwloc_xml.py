@@ -23,7 +23,8 @@ the moment expat reports them, so a "billion laughs" file costs nothing; the ext
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 from xml.parsers import expat
 
 from ompviz.cpuset import CpuSet, parse_hwloc
@@ -42,9 +43,9 @@ class _Refused(Exception):
     """Raised inside expat handlers to abort the parse at once."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    """The CPU-side objects enclosing the current element."""
+class _Ctx(NamedTuple):
+    """The CPU-side objects enclosing the current element. (A NamedTuple, not a dataclass: the explorer's start-up
+    is benchmarked and a frozen dataclass costs ~1 ms of code generation at import.)"""
 
     package: int | None = None  # document number of the enclosing package
     die: int | None = None
@@ -56,11 +57,15 @@ class _Ctx:
     chain: tuple[int, ...] = ()
 
 
-@dataclass(slots=True)
 class _Kind:
-    cpuset: str
-    efficiency: int | None
-    infos: dict
+    """One <cpukind> element while it is read (its <info> children fill ``infos``)."""
+
+    __slots__ = ("cpuset", "efficiency", "infos")
+
+    def __init__(self, cpuset: str, efficiency: int | None, infos: dict) -> None:
+        self.cpuset = cpuset
+        self.efficiency = efficiency
+        self.infos = infos
 
 
 class _Reader:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ompviz.cpuset import CpuSet
 from ompviz.topology.model import Core, Group, Topology
+from ompviz.words import plural
 
 WIDTH = 80
 _ORDER = {"package": 0, "die": 1, "numa": 2, "l3": 3}  # outer to inner when two objects have the same cpus
@@ -57,15 +58,6 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
     cores: list[Core] = field(default_factory=list)
     overlap: bool = False  # (root only) some objects overlap without nesting
-
-
-def plural(n: int, noun: str, many: str | None = None, *, count: bool = True) -> str:
-    """``1 CPU`` / ``2 CPUs`` (``many`` for irregular plurals); ``count=False`` gives the word alone.
-
-    The one pluralising helper of the user-facing texts (show, plan warnings, explanations), so no message says
-    "1 CPUs" or "rank(s)"."""
-    word = noun if n == 1 else (many if many is not None else noun + "s")
-    return f"{n} {word}" if count else word
 
 
 def _size(n: int) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
@@ -100,9 +99,10 @@ class Controls(BaseStyleCache, ScrollView, can_focus=True):
         "controls--error",
     }
 
-    @dataclass
     class RequestChanged(Message):
-        request: PlanRequest
+        def __init__(self, request: PlanRequest) -> None:
+            super().__init__()
+            self.request = request
 
     def __init__(self, request: PlanRequest, *, id: str | None = None) -> None:
         super().__init__(id=id)

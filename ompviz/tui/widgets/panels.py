@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -122,10 +120,11 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
         Binding("end", "move(1000000000)", "Last", show=False),
     ]
 
-    @dataclass
     class RowHighlighted(Message):
-        table: LineTable
-        key: str | None
+        def __init__(self, table: LineTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
 
     show_cursor = True
     MAX_WIDTHS: tuple[int, ...] = ()  # per column; longer text is clipped with an ellipsis
@@ -186,16 +185,32 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
         else:
             self._refresh_rows(changed)
 
-    def _fit_widths(self, widths: list[int]) -> list[int]:
+    def _fit_widths(self, widths: list[int], content_width: int | None = None) -> list[int]:
+        """``widths`` with FILL_COLUMN cut to what ``content_width`` (default: the widget's now) leaves."""
         f = self.FILL_COLUMN
-        if f is None or not self.is_mounted or self.size.width == 0:
+        if content_width is None:
+            content_width = self.scrollable_content_region.width if self.is_mounted and self.size.width else 0
+        if f is None or content_width <= 0:
             return list(widths)
         others = sum(w for i, w in enumerate(widths) if i != f) + 2 * len(widths)
-        room = self.scrollable_content_region.width - others
+        room = content_width - others
         out = list(widths)
         # at least a few characters (the header is clipped with "…" too); only a very narrow table scrolls
         out[f] = min(widths[f], max(room, 6))
         return out
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Fit the fill column to the new width before Textual sizes the scrollbars from the virtual size: fitted
+        # only in on_resize (after the layout), the unfitted first guess shows a horizontal scrollbar for one
+        # layout and costs the whole screen another layout and repaint (at start-up, a benchmark: issue 4).
+        if self.FILL_COLUMN is not None and size.width and size != self._size:
+            content = size.width - self.styles.gutter.width - self.scrollbar_size_vertical
+            shown = self._fit_widths(self._widths, content)
+            if shown != self._shown_widths:
+                self._shown_widths = shown
+                self._strips.clear()
+                self.set_reactive(Widget.virtual_size, Size(sum(shown) + 2 * len(shown), len(self._rows) + 1))
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     def on_resize(self) -> None:
         shown = self._fit_widths(self._widths)
@@ -293,7 +308,7 @@ class LineTable(BaseStyleCache, ScrollView, can_focus=True):
             if len(text) > w:
                 text = text[: w - 1] + "…"
             segments.append(Segment(" " + text.ljust(w) + " ", base + style if style else base))
-        return Strip(segments, sum(widths) + 2 * len(widths))
+        return Strip(Segment.simplify(segments), sum(widths) + 2 * len(widths))  # fewer segments to composite
 
 
 class WorkerTable(LineTable):
@@ -390,9 +405,10 @@ SEVERITY_ICON = {"error": "✖", "warning": "▲", "info": "ℹ"}
 class WarningList(OptionList):
     """Planner warnings; highlighting one tells the app which PUs/ranks to highlight on the map."""
 
-    @dataclass
     class Selected(Message):
-        warning: PlanWarning | None
+        def __init__(self, warning: PlanWarning | None) -> None:
+            super().__init__()
+            self.warning = warning
 
     def __init__(self, plan: Plan | None = None, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -449,9 +465,10 @@ class TabBar(BaseStyleCache, Widget, can_focus=True):
         Binding("right", "step(1)", "Next tab", show=False),
     ]
 
-    @dataclass
     class Activated(Message):
-        tab: str
+        def __init__(self, tab: str) -> None:
+            super().__init__()
+            self.tab = tab
 
     def __init__(self, tabs: dict[str, str], active: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -538,9 +555,15 @@ class KeyBar(BaseStyleCache, Widget):
         self._short = short or {}
         self._priority = priority
         self._spans: list[tuple[int, int, str]] = []  # x0, x1, key
+        self._drawn: tuple | None = None  # the full-width items and palette key last drawn
 
     def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.refresh())
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_updated)
+
+    def _bindings_updated(self, _screen) -> None:
+        # Focus moves signal this often (at start-up twice) with the same keys: repaint only when they differ.
+        if self._items() != self._drawn:
+            self.refresh()
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
@@ -593,7 +616,7 @@ class KeyBar(BaseStyleCache, Widget):
         cs = self.get_component_rich_style
         key_style, desc_style = cs("keybar--key"), cs("keybar--description")
         dim = Style(dim=True)
-        items, palette = self._items()
+        items, palette = self._drawn = self._items()
         width = self.size.width
         narrow = sum(3 + len(shown) + len(desc) for _, shown, desc, _ in items) > width
         if narrow:
@@ -718,7 +741,7 @@ class TextView(BaseStyleCache, ScrollView):
         strip = self._strips.get(index)
         if strip is None:
             segments = list(parts[index].render(self.app.console, end=""))
-            strip = self._strips[index] = Strip(segments).apply_style(self.base_style)
+            strip = self._strips[index] = Strip(Segment.simplify(segments)).apply_style(self.base_style)
         return strip.crop_extend(0, width, self.base_style)
 
 
