@@ -397,7 +397,7 @@ int ps_cpu_times(int fd, unsigned char *buf, long size, int *cpu, long long *bus
                 q = e;
             }
             long long id, v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int ok = nf >= 1 && number(fs[0] + 3, fl[0] - 3, &id) == 0 && id <= 0x7fffffff;
+            int ok = nf >= 1 && fl[0] - 3 <= 9 && number(fs[0] + 3, fl[0] - 3, &id) == 0; /* ids < 10^9 */
             for (int k = 1; ok && k < nf; k++) ok = number(fs[k], fl[k], &v[k - 1]) == 0;
             if (ok) {
                 if (n >= max) return -2;

@@ -226,11 +226,12 @@ def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
         if not line.startswith(b"cpu") or line.startswith(b"cpu "):
             continue
         parts = line.split(None, 9)
-        try:
-            cpu = int(parts[0][3:])
-            v = [int(x) for x in parts[1:9]]
-        except ValueError:
+        cid, nums = parts[0][3:], parts[1:9]
+        # plain decimal only, as the kernel prints them (the rule of ps_cpu_times in procscan.c too)
+        if not (cid.isdigit() and len(cid) <= 9 and all(map(_is_num, nums))):
             continue
+        cpu = int(cid)
+        v = [int(x) for x in nums]
         v += [0] * (8 - len(v))
         total = sum(v)
         out[cpu] = (total - v[3] - v[4], total)
