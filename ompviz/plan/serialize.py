@@ -97,7 +97,8 @@ def plan_to_text(plan: Plan, width: int = WIDTH) -> str:
         else f"places {req.places}, OMP_PROC_BIND={req.bind}"
     )
     lines = textwrap.wrap(
-        f"{s.get('name', '?')} ({s.get('pus', '?')} CPUs) - strategy {req.strategy}, "
+        f"{s.get('name', '?')} ({plural(s['pus'], 'CPU') if isinstance(s.get('pus'), int) else '? CPUs'}) - "
+        f"strategy {req.strategy}, "
         f"{_ranks_head(plan)}, {how}, runtime {req.runtime}",
         width,
         subsequent_indent="  ",
