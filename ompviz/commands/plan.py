@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ompviz.commands.common import add_plan_arguments, add_topology_argument
+from ompviz.words import plural
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         from ompviz.export.files import write_rank_env_files
 
         paths = write_rank_env_files(p, topo, args.per_rank_dir, force=args.force)
-        _note(f"wrote {len(paths)} files: {', '.join(paths)}")
+        _note(f"wrote {plural(len(paths), 'file')}: {', '.join(paths)}")
     else:
         text = render(args.format, p, topo, command=command)
         if args.output:

@@ -14,6 +14,7 @@ import threading
 import time
 
 from ompviz.commands.common import add_plan_arguments, add_topology_argument
+from ompviz.words import plural
 
 EXIT_MISMATCH = 3
 
@@ -180,7 +181,8 @@ def _fmt_rate(x: float | None) -> str:
 
 def format_text(r: dict) -> str:
     lines = [
-        f"ompviz run {r['run_id'][:8]}: {len(r['workers'])} worker(s), {r['duration']:.1f} s, {r['samples']} samples, "
+        f"ompviz run {r['run_id'][:8]}: {plural(len(r['workers']), 'worker')}, {r['duration']:.1f} s, "
+        f"{plural(r['samples'], 'sample')}, "
         f"runtime {r['runtime_lib']}" + (f", interrupted by {r['interrupted_by']}" if r["interrupted_by"] else ""),
         "",
         f"{'rank':>4}  {'pid':>7}  {'state':<20} {'team':>9}  {'iter/s (mean)':>14}  verdict",

@@ -23,6 +23,7 @@ from ompviz.cpuset import CpuSet, parse_list
 from ompviz.errors import OmpvizError
 from ompviz.plan.model import BIND_POLICIES, NOTATIONS, PLACES, RUNTIMES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest
 from ompviz.topology.model import Topology
+from ompviz.words import plural
 
 SCHEMA = "ompviz-config"
 VERSION = 1
@@ -128,7 +129,7 @@ def same_machine(a: Topology, b: Topology) -> bool:
 
 def _describe(t: Topology) -> str:
     s = t.summary()
-    return f"'{t.name}' ({s['pus']} PUs, {s['numa_nodes']} NUMA nodes, {len(t.allowed)} allowed)"
+    return f"'{t.name}' ({plural(s['pus'], 'PU')}, {plural(s['numa_nodes'], 'NUMA node')}, {len(t.allowed)} allowed)"
 
 
 def _load_live() -> Topology | None:

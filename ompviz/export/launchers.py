@@ -15,6 +15,7 @@ from ompviz.export.common import (
 )
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
+from ompviz.words import plural
 
 RANKFILE = "ompviz.rankfile"
 
@@ -47,7 +48,11 @@ def to_slurm(plan: Plan, topology: Topology, *, command: list[str] | None = None
     out.append("set -euo pipefail")
     if len(workers) != len(plan.workers):
         missing = [w.rank for w in plan.workers if not w.cpus]
-        out.append(f"# ranks {','.join(map(str, missing))} have no CPUs in this plan and are left out")
+        one = len(missing) == 1
+        out.append(
+            f"# {plural(len(missing), 'rank', count=False)} {','.join(map(str, missing))} "
+            f"{'has' if one else 'have'} no CPUs in this plan and {'is' if one else 'are'} left out"
+        )
     if not workers:
         out.append("echo 'ompviz: this plan gives no rank any CPU: nothing to launch' >&2")
         out.append("exit 1")
@@ -134,7 +139,8 @@ def to_openmpi(plan: Plan, topology: Topology, *, command: list[str] | None = No
     overlap = _overlapping(workers)
     if overlap:
         out.append(
-            f"# ranks {','.join(map(str, overlap))} share CPUs with lower ranks: Open MPI 5 refuses overlapping "
+            f"# {plural(len(overlap), 'rank', count=False)} {','.join(map(str, overlap))} "
+            f"{'shares' if len(overlap) == 1 else 'share'} CPUs with lower ranks: Open MPI 5 refuses overlapping "
             "rankfile bindings unless --bind-to :overload-allowed (its mpirun docs), so 5.x gets that option"
         )
     # The mpirun check comes first: with another MPI's mpirun nothing is written or launched.

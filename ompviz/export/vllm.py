@@ -10,6 +10,7 @@ from ompviz.errors import OmpvizError
 from ompviz.export.common import header, rank_comment
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
+from ompviz.words import plural
 
 
 def _emulate(plan: Plan, topology: Topology, bind: str, reserved: int) -> Plan | None:
@@ -71,10 +72,14 @@ def to_vllm(plan: Plan, topology: Topology, *, command: list[str] | None = None)
                 got = "nothing" if e is None else (e.cpus.to_list() or "nothing")
                 mismatch.append(f"rank {w.rank}: planned CPUs {w.cpus.to_list()}, vLLM would bind {got}")
             elif e.num_threads != w.num_threads:
-                mismatch.append(f"rank {w.rank}: planned {w.num_threads} threads, vLLM would start {e.num_threads}")
+                mismatch.append(
+                    f"rank {w.rank}: planned {plural(w.num_threads, 'thread')}, vLLM would start {e.num_threads}"
+                )
         bound = [e for e in emu.workers if e.cpus]
         if len(bound) > len(workers):
-            mismatch.append(f"vLLM would bind {len(bound)} workers, the plan has {len(workers)} ranks with CPUs")
+            mismatch.append(
+                f"vLLM would bind {plural(len(bound), 'worker')}, the plan has {plural(len(workers), 'rank')} with CPUs"
+            )
         if not mismatch and not errors:
             out.append("# CHECKED: ompviz's emulation of vLLM on this machine binds every rank to exactly the planned")
             out.append("# CPUs with the planned OMP_NUM_THREADS (its OMP_PLACES is one place per rank, see above)")

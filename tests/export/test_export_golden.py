@@ -228,7 +228,7 @@ def test_small_box_by_hand():
     # CPU 10 is the sibling of CPU 2 (core 2): L#5; CPU 5 = core 5 first PU: L#10
     ompi = render("openmpi", plan, topo, command=command)
     assert "rank 1=localhost slot=10\n" in ompi and "rank 2=localhost slot=5\n" in ompi
-    assert "# WARNING: CPU 10 and CPU 2 are SMT siblings of one core (ranks 2)" in ompi
+    assert "# WARNING: CPU 10 and CPU 2 are SMT siblings of one core (rank 2)" in ompi
 
 
 def test_zen4_by_hand():
