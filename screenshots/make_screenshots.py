@@ -29,7 +29,8 @@ RECORDED = [
 
 def shoot(name: str, source: str, flags: list[str], cwd: Path | None = None) -> None:
     out = HERE / name
-    cmd = [sys.executable, "-m", "ompviz", "--topology", source, "--screenshot", str(out), *flags]
+    # --force: regenerating replaces the committed pictures (ompviz refuses to overwrite a file without it)
+    cmd = [sys.executable, "-m", "ompviz", "--topology", source, "--screenshot", str(out), "--force", *flags]
     if "--size" not in flags:
         cmd += ["--size", "160x50"]
     subprocess.run(cmd, check=True, cwd=cwd)

@@ -14,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", default=None, help="open a saved config")
     p.add_argument("--screenshot", metavar="FILE.svg", default=None, help="render headless to an SVG and exit")
     p.add_argument("--size", metavar="WxH", default="160x50", help="terminal size for --screenshot")
+    p.add_argument("--force", action="store_true", help="let --screenshot overwrite FILE.svg if it exists")
     add_plan_arguments(p)
 
 
@@ -62,8 +63,28 @@ def _build_app(args: argparse.Namespace):
     return OmpvizApp(topo, request, notes=notes, command=command)
 
 
-def screenshot(app, path: str, size: tuple[int, int]) -> None:
-    """Run the app headless at ``size``, wait for the first settled frame, save an SVG and exit."""
+def check_screenshot_path(path: str, *, force: bool) -> None:
+    """Refuse an existing FILE.svg (without --force), a directory or a missing directory before the app is built
+    and rendered, not after.
+
+    Same rules and words as every other writer of ompviz (``write_atomic``: export/dump/plan -o), which checks
+    again at the end so a file that appears meanwhile is still not overwritten."""
+    import os
+
+    full = os.path.expanduser(path)
+    if os.path.isdir(full):
+        raise OmpvizError(f"{full}: is a directory; give a file name")
+    if os.path.exists(full) and not force:
+        raise OmpvizError(f"{full}: already exists; use --force to overwrite it")
+    directory = os.path.dirname(os.path.abspath(full))
+    if not os.path.isdir(directory):
+        raise OmpvizError(f"{full}: directory {directory} does not exist")
+
+
+def screenshot(app, path: str, size: tuple[int, int], *, force: bool = False) -> None:
+    """Run the app headless at ``size``, wait for the first settled frame, save an SVG and exit.
+
+    An existing ``path`` is refused unless ``force`` (as export/dump/plan -o refuse without --force)."""
     from ompviz.fileio import write_atomic
 
     captured: list[str] = []
@@ -77,14 +98,19 @@ def screenshot(app, path: str, size: tuple[int, int]) -> None:
     app.run(headless=True, size=size, auto_pilot=shoot)
     if not captured:
         raise OmpvizError("--screenshot: the app exited before its first frame")
-    write_atomic(path, captured[0], force=True)
+    write_atomic(path, captured[0], force=force)
 
 
 def run(args: argparse.Namespace) -> int:
     size = parse_size(args.size)
+    force = bool(getattr(args, "force", False))
+    if args.screenshot:
+        check_screenshot_path(args.screenshot, force=force)
+    elif force:
+        raise OmpvizError("--force works with --screenshot FILE.svg only (the explorer asks before overwriting)")
     app = build_app(args)
     if args.screenshot:
-        screenshot(app, args.screenshot, size)
+        screenshot(app, args.screenshot, size, force=force)
         return 0
     app.run()
     return 0
