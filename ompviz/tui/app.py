@@ -73,6 +73,21 @@ def default_loader(source: str) -> Topology:
     return load(source)
 
 
+class MainScreen(Screen):
+    """The explorer's screen. Textual restyles every widget of a screen each time it becomes active (ScreenResume),
+    to catch theme or class changes made while another screen was on top. The first activation follows the
+    mount by a few milliseconds, with styles just computed; restyling all widgets and their component classes then
+    costs ~15-20 ms of the benchmarked start-up (issue 4) for nothing, so only that first one is skipped."""
+
+    _resumed = False
+
+    def _on_screen_resume(self, event) -> None:
+        # Runs before Screen._on_screen_resume (Textual calls each class's handler along the MRO, subclass first).
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+
+
 class OmpvizApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ompviz"
@@ -154,6 +169,9 @@ class OmpvizApp(App[None]):
     # line-drawn widgets: the form, the map, the tables, the tab bar and the footer each draw themselves as ONE
     # widget, and the Warnings / Explain panes are only built the first time they are shown.
     TABS = {"tab-preview": "Preview", "tab-warnings": "Warnings", "tab-explain": "Explain"}
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
 
     def _breakpoint_classes(self) -> dict[str, bool]:
         """The screen classes Textual's breakpoints give this terminal size (Screen._on_resize's rule)."""
