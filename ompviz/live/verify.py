@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from ompviz.cpuset import CpuSet
 from ompviz.live.sampler import Sample, ThreadSample, WorkerSample
 from ompviz.plan.model import ThreadPlacement, Worker
+from ompviz.words import plural
 
 THREAD_VERDICTS = ("ok", "wider", "outside", "different", "unplanned", "unknown")
 
@@ -178,12 +179,12 @@ def verify_worker(ws: WorkerSample | None, worker: Worker, runtime: str) -> Work
         return WorkerVerdict(ws.rank, "unverified", expected, ws.team_size, tuple(verdicts), (why,), ws)
     missing = [t.thread for t in worker.threads(runtime) if t.thread not in seen_threads]
     if missing:
-        problems.append(f"OpenMP thread(s) {', '.join(map(str, missing))} not seen")
+        problems.append(f"{plural(len(missing), 'OpenMP thread', count=False)} {', '.join(map(str, missing))} not seen")
     if ws.team_size is not None and ws.team_size != expected:
-        problems.append(f"team of {ws.team_size} threads, OMP_NUM_THREADS={expected}")
+        problems.append(f"team of {plural(ws.team_size, 'thread')}, OMP_NUM_THREADS={expected}")
     bad = [t for t in verdicts if t.verdict not in ("ok", "unknown")]
     if bad:
-        problems.append(f"{len(bad)} thread(s) not bound as planned")
+        problems.append(f"{plural(len(bad), 'thread')} not bound as planned")
     verdict = "mismatch" if problems else "ok"
     source, note = SOURCE_PROC, ""
     if from_report:
@@ -197,7 +198,8 @@ def verify_worker(ws: WorkerSample | None, worker: Worker, runtime: str) -> Work
         else:
             source = f"{SOURCE_PROC}+{SOURCE_REPORT}"
             ths = ", ".join(map(str, from_report))
-            note = f"thread(s) {ths} {how} from {REPORT_NAME} (not identified in /proc); the others from /proc"
+            word = plural(len(from_report), "thread", count=False)
+            note = f"{word} {ths} {how} from {REPORT_NAME} (not identified in /proc); the others from /proc"
     return WorkerVerdict(
         ws.rank, verdict, expected, ws.team_size, tuple(verdicts), tuple(problems), ws, source=source, note=note
     )

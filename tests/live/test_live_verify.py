@@ -154,7 +154,7 @@ def test_threads_known_only_from_the_runtime_report_are_labelled_as_such():
     vw = verify_worker(both, w, "gnu")
     assert vw.verdict == "ok" and vw.source == "proc+report"
     assert [(t.omp_thread, t.source) for t in vw.threads] == [(0, "proc"), (1, "report")]
-    assert vw.note.startswith("thread(s) 1 verified from the runtime's OMP_DISPLAY_AFFINITY report")
+    assert vw.note.startswith("thread 1 verified from the runtime's OMP_DISPLAY_AFFINITY report")
     ok = WorkerSample(0, 10, True, team_size=2, threads=(ts(10, 0, [0]), ts(11, 1, [1])))
     assert verify_worker(ok, w, "gnu").note == "" and verify_worker(ok, w, "gnu").source == "proc"
 

@@ -40,6 +40,7 @@ from ompviz.plan.model import BIND_POLICIES, Plan, PlanRequest
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.threadtable import rate_text, rebuild_table, verdict_text
 from ompviz.tui.widgets.topomap import rank_style
+from ompviz.words import plural
 
 # Strategies that need no extra input (manual needs CPU lists, vllm its variables).
 B_STRATEGIES = ("compact", "spread", "numa", "l3", "distrib")
@@ -257,7 +258,7 @@ class ABScreen(ModalScreen[ABResult | None]):
         if s is not None:
             t.append("binding: ")
             t.append_text(verdict_text("ok" if s.verdict.verified else "mismatch"))
-            t.append(f" · {len(s.samples)} samples")
+            t.append(f" · {plural(len(s.samples), 'sample')}")
         elif self.phase == side:
             t.append("running now…", "italic")
         elif self.phase in ("ready", "done", "error"):

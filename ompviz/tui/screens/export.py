@@ -28,6 +28,7 @@ from ompviz.export.files import check_rank_dir, existing_files, rank_env_files, 
 from ompviz.fileio import write_atomic
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
+from ompviz.words import plural
 
 COPY_NOTE = "copied (if your terminal supports OSC 52)"
 PREVIEW_LINES = 5_000  # longer texts are previewed in part (the TextArea load is the slow step)
@@ -196,7 +197,7 @@ class ExportScreen(ModalScreen[None]):
         desc = f"{self.fmt}: {FORMATS[self.fmt].description}"
         if not self.plan.ok:
             n = sum(1 for w in self.plan.warnings if w.severity == "error")
-            desc += f"  ·  this plan has {n} error{'' if n == 1 else 's'} (listed in the header)"
+            desc += f"  ·  this plan has {plural(n, 'error')} (listed in the header)"
         started = time.perf_counter()
         try:
             if per_rank:
@@ -304,7 +305,7 @@ class ExportScreen(ModalScreen[None]):
             return
         self.app.copy_to_clipboard(self.text)
         lines = self.text.count("\n")
-        self.notify(f"{self.fmt}, {lines} line{'' if lines == 1 else 's'}: {COPY_NOTE}", title="Copy", markup=False)
+        self.notify(f"{self.fmt}, {plural(lines, 'line')}: {COPY_NOTE}", title="Copy", markup=False)
 
     # -- save ------------------------------------------------------------------------------------
     def action_save(self) -> None:
@@ -376,7 +377,9 @@ class ExportScreen(ModalScreen[None]):
         except OmpvizError as e:
             self._error(str(e))
             return
-        self.notify(f"wrote {len(files)} files rank-N.env in {directory}", title="Saved", timeout=4, markup=False)
+        self.notify(
+            f"wrote {plural(len(files), 'file')} (rank-N.env) in {directory}", title="Saved", timeout=4, markup=False
+        )
 
     def _forced_rank_files(self) -> None:
         self._save_rank_files(force=True)

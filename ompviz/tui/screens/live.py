@@ -51,6 +51,7 @@ from ompviz.tui.widgets.threadtable import (
     verdict_text,
 )
 from ompviz.tui.widgets.topomap import rank_style
+from ompviz.words import plural
 
 SessionFactory = Callable[[], LiveSession]
 RUNTIME_RULES = {"gnu": "libgomp rules", "llvm": "LLVM libomp rules", "intel": "Intel/LLVM libomp rules"}
@@ -362,7 +363,10 @@ class LiveScreen(ModalScreen[None]):
         r = self.plan.request
         n = len(self.plan.workers)
         threads = sorted({w.num_threads for w in self.plan.workers})
-        t.append(f"│ {n} rank(s) × {'/'.join(map(str, threads)) or '?'} thread(s) · {r.strategy} · bind {r.bind} ")
+        # "2 ranks × 4 threads", "1 rank × 1 thread", "3 ranks × 3/4 threads" (ranks of different sizes)
+        thread_word = plural(threads[0] if len(threads) == 1 else 2, "thread", count=False)
+        sizes = "/".join(map(str, threads)) or "?"
+        t.append(f"│ {plural(n, 'rank')} × {sizes} {thread_word} · {r.strategy} · bind {r.bind} ")
         t.append(f"│ {self.runtime_lib} ({RUNTIME_RULES.get(self.runtime_lib, '')}) ")
         if self.run_id:
             t.append(f"│ run {self.run_id[:8]} ")
@@ -412,7 +416,9 @@ class LiveScreen(ModalScreen[None]):
     def _summary_text(self, summary: RunSummary) -> Text:
         t = Text()
         t.append(f"Run ended: {self.ended_why or 'ended'}\n", "bold")
-        t.append(f"duration {summary.duration:.1f} s · {len(summary.samples)} samples · {self.runtime_lib}\n\n")
+        t.append(
+            f"duration {summary.duration:.1f} s · {plural(len(summary.samples), 'sample')} · {self.runtime_lib}\n\n"
+        )
         means = summary.mean_throughput()
         final = {w.rank: w for w in summary.final}
         for wv in summary.verdict.workers:
