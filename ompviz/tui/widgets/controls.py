@@ -14,7 +14,6 @@ from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ompviz.commands.common import VLLM_VARS
@@ -29,7 +28,7 @@ from ompviz.plan.model import (
     STRATEGIES,
     PlanRequest,
 )
-from ompviz.tui.widgets.topomap import BaseStyleCache
+from ompviz.tui.widgets.topomap import LineScrollView
 
 CHOICES = {
     "strategy": STRATEGIES,
@@ -70,7 +69,7 @@ def _request_texts(r: PlanRequest) -> dict[str, str]:
     return out
 
 
-class Controls(BaseStyleCache, ScrollView, can_focus=True):
+class Controls(LineScrollView, can_focus=True):
     """The request form as ONE line-drawn widget (GUIDE §2: one widget, not one per field).
 
     Rows: text fields (ranks, threads, reserve, manual lists, vLLM variables) edited in place, and choice fields

@@ -8,7 +8,6 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import OptionList
@@ -17,7 +16,14 @@ from textual.widgets.option_list import Option
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
-from ompviz.tui.widgets.topomap import MARKS, PALETTE, BaseStyleCache, rank_style, set_virtual_size_quietly
+from ompviz.tui.widgets.topomap import (
+    MARKS,
+    PALETTE,
+    BaseStyleCache,
+    LineScrollView,
+    rank_style,
+    set_virtual_size_quietly,
+)
 
 SOURCE_NAMES = {
     "live": "live machine",
@@ -85,7 +91,7 @@ def _clip(text: str, n: int) -> str:
 Cell = tuple[str, Style | None]  # (text, style over the row's style)
 
 
-class LineTable(BaseStyleCache, ScrollView, can_focus=True):
+class LineTable(LineScrollView, can_focus=True):
     """A small read-only table drawn with the line API: one cached Strip per row, a fixed header line.
 
     Replaces DataTable here because a DataTable renders every cell through Rich on each repaint (a fifth of the
@@ -664,7 +670,7 @@ def _breaks(plain: str, width: int) -> list[int]:
     return out
 
 
-class TextView(BaseStyleCache, ScrollView):
+class TextView(LineScrollView):
     """Scrollable styled text folded at the widget's width, drawn with the line API: only visible lines are
     rendered, and a new text does not relayout the screen (a Static in a VerticalScroll did both on every plan)."""
 

@@ -77,6 +77,21 @@ class BaseStyleCache:
         self._base = None  # a new parent or size may come with new ancestors' styles
 
 
+class LineScrollView(BaseStyleCache, ScrollView):
+    """Base of ompviz's line-drawn scroll views (map, tables, form, text panes).
+
+    Textual's ScrollView re-runs its scrollbar update (and repaints both scrollbars) on EVERY layout of the screen,
+    because the virtual size the compositor passes in is the region's (a ScrollView ignores it and keeps its own).
+    Ours set their virtual size themselves (``set_virtual_size_quietly`` updates the scrollbars then), so when
+    neither the size nor the gutter changed there is nothing to update: skipped, a layout elsewhere on the screen
+    (a toast, a pane switch) no longer repaints every scrollbar of the screen one frame later."""
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        if size == self._size and self._container_size == size - self.styles.gutter.totals:
+            return False  # same size, same content box: no Resize, no scrollbar work
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
+
 def set_virtual_size_quietly(widget: Widget, size: Size) -> None:
     """Set a line-drawn ScrollView's virtual size without Textual's relayout of the whole screen.
 
@@ -115,7 +130,7 @@ class MapState(NamedTuple):
     rank_cpus: dict | None = None
 
 
-class TopologyMap(BaseStyleCache, ScrollView, can_focus=True):
+class TopologyMap(LineScrollView, can_focus=True):
     DEFAULT_CSS = """
     TopologyMap {
         scrollbar-gutter: stable;
