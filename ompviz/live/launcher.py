@@ -263,28 +263,59 @@ def parse_affinity_line(line: str) -> AffinityReport | None:
     )
 
 
+_new = object.__new__
+_rate_thread, _rate_ips, _rate_time = (Rate.thread.__set__, Rate.ips.__set__, Rate.time.__set__)  # type: ignore[attr-defined]
+
+
+def _rates(ips: Sequence[float], t: float) -> tuple[Rate, ...]:
+    """Rate(i, v, t) for each thread without the frozen dataclass __init__ (one object.__setattr__ per field):
+    a report line carries one value per thread, several times a second."""
+    out = []
+    for i, v in enumerate(ips):
+        r = _new(Rate)
+        _rate_thread(r, i)
+        _rate_ips(r, v)
+        _rate_time(r, t)
+        out.append(r)
+    return tuple(out)
+
+
+_RATES_IPS = "ompviz-rates ips="
+
+
 class OutputState:
-    """What the reader threads learnt from a worker's output. Thread-safe; readers write, the sampler reads."""
+    """What the reader threads learnt from a worker's output. Thread-safe; readers write, the sampler reads.
+
+    :meth:`snapshot` returns the same :class:`OutputSnapshot` object until a line changes something (the sampler
+    asks every interval; its comparisons then stop at identity), and builds a rate report's :class:`Rate` objects
+    only when it is asked for them, not on the reader thread for every line."""
 
     def __init__(self, tail: int = 200) -> None:
         self._lock = threading.Lock()
         self._affinity: list[AffinityReport] = []
         self._kernel: dict[int, KernelThread] = {}
-        self._rates: dict[int, Rate] = {}
+        self._ips: tuple[tuple[float, ...], float] = ((), 0.0)  # latest rate report: (ips per thread, time)
         self._tail: deque[str] = deque(maxlen=tail)
+        self._snap: OutputSnapshot | None = None  # None: something changed since the last snapshot
+        self._parts: tuple = ((), (), ())  # (affinity, kernel_threads, rates) of the last snapshot
+        self._rates_of = self._ips  # the report those rates were built from
 
     def feed(self, line: str) -> None:
         line = line.rstrip("\r\n")
         if line.startswith("ompviz-rates "):
-            vals = _fields(line).get("ips", "")
+            if line.startswith(_RATES_IPS) and " " not in line:  # the kernel's own line: ips is its only field
+                vals = line[len(_RATES_IPS) :]
+            else:
+                vals = _fields(line).get("ips", "")
             try:
-                ips = [float(x) for x in vals.split(",")] if vals else []
+                ips = tuple(map(float, vals.split(","))) if vals else ()
             except ValueError:
-                ips = []
+                ips = ()
             if ips:
                 t = time.monotonic()
                 with self._lock:
-                    self._rates = {i: Rate(i, v, t) for i, v in enumerate(ips)}
+                    self._ips = (ips, t)
+                    self._snap = None
                 return
         elif line.startswith("ompviz-thread "):
             f = _fields(line)
@@ -296,6 +327,7 @@ class OutputState:
                 )
                 with self._lock:
                     self._kernel[th] = kt
+                    self._snap = None
                 return
         elif line.startswith("ompviz-done "):
             return
@@ -306,18 +338,29 @@ class OutputState:
                     self._affinity.append(rep)
                     if len(self._affinity) > 4096:  # a program opening endless new teams: keep the recent ones
                         del self._affinity[:2048]
+                    self._snap = None
                 return
         with self._lock:
             self._tail.append(line)
+            self._snap = None
 
     def snapshot(self) -> OutputSnapshot:
         with self._lock:
-            return OutputSnapshot(
-                affinity=tuple(self._affinity),
-                kernel_threads=tuple(self._kernel.values()),
-                rates=tuple(self._rates.values()),
-                tail=tuple(self._tail),
-            )
+            snap = self._snap
+            if snap is not None:
+                return snap
+            aff, kern, rates = self._parts
+            # keep the parts that did not change as the same tuples (equal content, same object)
+            if len(aff) != len(self._affinity) or (aff and aff[-1] is not self._affinity[-1]):
+                aff = tuple(self._affinity)
+            if tuple(self._kernel.values()) != kern:
+                kern = tuple(self._kernel.values())
+            if self._rates_of is not self._ips:  # a new report since
+                self._rates_of = self._ips
+                rates = _rates(*self._ips)
+            self._parts = (aff, kern, rates)
+            snap = self._snap = OutputSnapshot(affinity=aff, kernel_threads=kern, rates=rates, tail=tuple(self._tail))
+            return snap
 
 
 def _drain(stream, state: OutputState) -> None:

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -412,4 +413,41 @@ int ps_cpu_times(int fd, unsigned char *buf, long size, int *cpu, long long *bus
         p = eol + 1;
     }
     return n;
+}
+
+/* One call per sample (a ctypes call costs tens of microseconds when the caches are cold, as they are every
+   interval): for each worker's table, the thread count of its open /proc/PID/task (link count - 2) and, when it is
+   still the `expect`ed one, the reading of its listed slots (ps_scan); then /proc/stat (ps_cpu_times). */
+typedef struct {
+    int ntables;
+    ps_table **tables;
+    int **scan;    /* per table: the slots to read */
+    int *nscan;    /* per table */
+    int *dirfd;    /* per table: open /proc/PID/task, or -1 */
+    int *expect;   /* per table: threads listed last time (-1: list again in any case) */
+    int *result;   /* out per table: -2 list again first (count differs or unknown); -1 out of memory; else as
+                      ps_scan (how many slots have a non-zero code) */
+    int statfd;    /* /proc/stat, or -1: not read */
+    unsigned char *statbuf;
+    long statsize;
+    int *cpu;
+    long long *busy;
+    long long *total;
+    int maxcpu;
+    int ncpu; /* out: ps_cpu_times' result */
+} ps_batch;
+
+int ps_sample(ps_batch *b) {
+    for (int i = 0; i < b->ntables; i++) {
+        struct stat st;
+        if (b->expect[i] < 0 || b->dirfd[i] < 0 || fstat(b->dirfd[i], &st) != 0 ||
+            (long long)st.st_nlink - 2 != b->expect[i]) {
+            b->result[i] = -2;
+            continue;
+        }
+        b->result[i] = ps_scan(b->tables[i], b->scan[i], b->nscan[i]);
+    }
+    if (b->statfd >= 0)
+        b->ncpu = ps_cpu_times(b->statfd, b->statbuf, b->statsize, b->cpu, b->busy, b->total, b->maxcpu);
+    return 0;
 }

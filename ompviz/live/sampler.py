@@ -339,6 +339,7 @@ class _Native:
             ("ps_masks", None, (vp, i, vp, vp)),
             ("ps_step", i, (vp, i, c.c_char_p, c.c_long, vp, d)),
             ("ps_scan", i, (vp, ip, i)),
+            ("ps_sample", i, (vp,)),
             (
                 "ps_cpu_times",
                 i,
@@ -483,13 +484,79 @@ class _CpuTimes:
         self.total = (ctypes.c_longlong * ncpu)()
 
     def read(self, fd: int) -> dict[int, tuple[int, int]]:
-        while True:
-            n = self.lib.ps_cpu_times(fd, self.buf, len(self.buf), self.cpu, self.busy, self.total, self.n)
-            if n >= 0:
-                return dict(zip(self.cpu[:n], zip(self.busy[:n], self.total[:n], strict=True), strict=True))
-            if n == -1:
-                return {}
+        n = self.lib.ps_cpu_times(fd, self.buf, len(self.buf), self.cpu, self.busy, self.total, self.n)
+        return self.take(n, fd)
+
+    def take(self, n: int, fd: int) -> dict[int, tuple[int, int]]:
+        """The result of a ps_cpu_times call (made here or by ps_sample): on too small a buffer or too few CPU
+        slots, grow them and read again."""
+        while n < -1:
             self._size(2 * len(self.buf) if n == -3 else len(self.buf), self.n if n == -3 else 2 * self.n)
+            n = self.lib.ps_cpu_times(fd, self.buf, len(self.buf), self.cpu, self.busy, self.total, self.n)
+        if n < 0:
+            return {}
+        return dict(zip(self.cpu[:n], zip(self.busy[:n], self.total[:n], strict=True), strict=True))
+
+
+class _BatchC(ctypes.Structure):
+    _fields_ = [
+        ("ntables", ctypes.c_int),
+        ("tables", ctypes.POINTER(ctypes.c_void_p)),
+        ("scan", ctypes.POINTER(ctypes.c_void_p)),
+        ("nscan", ctypes.POINTER(ctypes.c_int)),
+        ("dirfd", ctypes.POINTER(ctypes.c_int)),
+        ("expect", ctypes.POINTER(ctypes.c_int)),
+        ("result", ctypes.POINTER(ctypes.c_int)),
+        ("statfd", ctypes.c_int),
+        ("statbuf", ctypes.c_void_p),
+        ("statsize", ctypes.c_long),
+        ("cpu", ctypes.POINTER(ctypes.c_int)),
+        ("busy", ctypes.POINTER(ctypes.c_longlong)),
+        ("total", ctypes.POINTER(ctypes.c_longlong)),
+        ("maxcpu", ctypes.c_int),
+        ("ncpu", ctypes.c_int),
+    ]
+
+
+class _Batch:
+    """ps_sample's argument (``ps_batch`` in procscan.c) for a given set of workers; rebuilt when ``key`` changes."""
+
+    def __init__(self, key: tuple, nat: _Native, pts: list[_ProcTrack], stat_fd: int | None, ct: _CpuTimes | None):
+        self.key = key
+        n = len(pts)
+        tables = (ctypes.c_void_p * max(n, 1))(*[pt.tbl.h for pt in pts])
+        scan = (ctypes.c_void_p * max(n, 1))(*[ctypes.addressof(pt.tbl.scan_arr) for pt in pts])
+        nscan = (ctypes.c_int * max(n, 1))(*[len(pt.tbl.scan_slots) for pt in pts])
+        dirfd = (ctypes.c_int * max(n, 1))(*[pt.dir_fd for pt in pts])
+        expect = (ctypes.c_int * max(n, 1))(*[len(pt.tids) or -1 for pt in pts])
+        self.result = (ctypes.c_int * max(n, 1))()
+        self.keep = [tables, scan, nscan, dirfd, expect, [pt.tbl.scan_arr for pt in pts]]  # what c points into
+        c = self.c = _BatchC()
+        c.ntables, c.tables, c.scan, c.nscan = n, tables, scan, nscan
+        c.dirfd, c.expect, c.result = dirfd, expect, self.result
+        self.ref = ctypes.byref(c)
+        self.cpu_times = ct
+        self.statfd = c.statfd = -1 if ct is None or stat_fd is None else stat_fd
+        if ct is not None:
+            self._point(ct)
+
+    def _point(self, ct: _CpuTimes) -> None:
+        c = self.c
+        c.statbuf, c.statsize = ctypes.addressof(ct.buf), len(ct.buf)
+        c.cpu, c.busy, c.total, c.maxcpu = ct.cpu, ct.busy, ct.total, ct.n
+        self.buf_id = id(ct.buf)
+
+    def times(self) -> dict[int, tuple[int, int]]:
+        ct = self.cpu_times
+        n = self.c.ncpu
+        if n < -1:  # buffers too small: take() grows them and reads again; point ps_sample at the new ones
+            d = ct.take(n, self.statfd)
+            self._point(ct)
+            return d
+        if n < 0:
+            return {}
+        busy, total = ct.busy, ct.total
+        return {cpu: (busy[i], total[i]) for i, cpu in enumerate(ct.cpu[:n])}
 
 
 # -- the sampler ----------------------------------------------------------------------------------------------------
@@ -555,6 +622,11 @@ class _ProcTrack:
     order: list[int] = field(default_factory=list)  # tids read in the last sample, in display order
     tbl: _Table | None = None  # compiled path: the threads' state lives there (``tasks`` is then its tid -> slot)
     order_slots: list[int] = field(default_factory=list)  # compiled path: ``order`` as slots
+    prep_changed: bool = False  # compiled path: a listed thread could not be opened before ps_sample
+    scanned: int = -2  # compiled path: ps_sample's result for this worker in the current sample
+    rates_src: tuple | None = None  # the rate reports rates_all was made from
+    rates_all: dict[int, float] = field(default_factory=dict)
+    rates_span: tuple[float, float] = (0.0, 0.0)  # (oldest, newest) report time
 
 
 _TICK_PCT = 100.0 / CLK_TCK
@@ -649,6 +721,8 @@ class Sampler:
         except OSError:
             self._stat_fd = None
         self._cpu_times = _CpuTimes(nat) if nat is not None and self._stat_fd is not None else None
+        self._batch_state: _Batch | None = None  # compiled path: ps_sample's arguments
+        self._batch_times: dict[int, tuple[int, int]] | None = None  # /proc/stat as ps_sample read it
         # /proc/stat readings (time, per-CPU ticks); per-CPU utilisation spans CPU_WINDOW s or more, as per thread
         self._cpu_hist: deque = deque([(time.monotonic(), self._read_cpu_times())])
 
@@ -749,20 +823,29 @@ class Sampler:
         except OSError:
             return None
 
-    def _read_threads(self, pid: int, pt: _ProcTrack) -> bool:
+    def _read_threads(self, pid: int, pt: _ProcTrack, scanned: int | None = None) -> bool:
         """Read every thread's stat and allowed set into its track (the tids read go to ``pt.order`` when something
         changed). Returns whether the set of threads or any allowed set changed (identification to redo).
+        ``scanned``: ps_sample's result for this worker when the compiled path already counted and read them.
 
         The task directory is listed again only when its thread count changed or a thread could not be read:
         equal count and every known thread still there means no thread came either. A thread that appears after
         the count is taken is found in the next sample, as it would be if it appeared after a listing."""
         changed = False
         relisted = False
-        if self._thread_count(pid, pt) != len(pt.tids) or not pt.tids:
+        if scanned is None:  # count here, then read
+            if self._thread_count(pid, pt) != len(pt.tids) or not pt.tids:
+                self._relist(pid, pt)
+                changed = relisted = True
+        elif scanned == -2:  # ps_sample found another count (or none): it read nothing
             self._relist(pid, pt)
             changed = relisted = True
         got: list[int] = []
-        if self._read_list(pid, pt, pt.tids, got):
+        if scanned is None or relisted:
+            first = self._read_list(pid, pt, pt.tids, got)
+        else:  # ps_sample read them after finding the count unchanged, as above
+            first = self._collect_c(pt, pt.tbl, scanned, got) or pt.prep_changed
+        if first:
             changed = True
             if not relisted:  # one left: another may have come in its place, list now as a listing would have
                 self._read_list(pid, pt, self._relist(pid, pt), got)
@@ -820,36 +903,45 @@ class Sampler:
 
     def _read_list_c(self, pid: int, pt: _ProcTrack, tb: _Table, tids: list[int], got: list[int]) -> bool:
         """:meth:`_read_list` through procscan.c: the same reads and accounting, one C call for all threads."""
+        changed = self._prep_c(pid, tb, tids)
+        busy = self._nat.lib.ps_scan(tb.h, tb.scan_arr, len(tb.scan_slots))
+        return self._collect_c(pt, tb, busy, got) or changed
+
+    def _prep_c(self, pid: int, tb: _Table, tids: list[int]) -> bool:
+        """Make ``tb.scan_arr`` hold the slots of ``tids`` (taking slots for new ones); True when one of them could
+        not be opened (it ended between listing and reading: as a failed read in :meth:`_read_list`)."""
+        if tb.scan_for[0] is tids and tb.scan_for[1] == tb.version:
+            return False  # reused while the list and the slots stay the same
         changed = False
-        if tb.scan_for[0] is not tids or tb.scan_for[1] != tb.version:
-            slots, stids = [], []
-            complete = True
-            for tid in tids:
-                sl = tb.slot.get(tid)
-                if sl is None:  # new: keep its stat file open, up to FD_CACHE_MAX over all workers
-                    fd = -1
-                    if self._nfds < FD_CACHE_MAX:
-                        try:
-                            fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
-                        except OSError:  # ended between listing and reading — normal
-                            changed = True
-                            complete = False
-                            continue
-                        self._nfds += 1
-                    sl = tb.add(tid, fd)
-                slots.append(sl)
-                stids.append(tid)
-            tb.scan_arr[: len(slots)] = slots
-            tb.scan_slots, tb.scan_tids = slots, stids
-            # reused while the list and the slots stay the same; a tid that could not be opened is tried again
-            tb.scan_for = (tids, tb.version) if complete else (None, -1)
-        slots, stids = tb.scan_slots, tb.scan_tids
-        busy = self._nat.lib.ps_scan(tb.h, tb.scan_arr, len(slots))
+        slots, stids = [], []
+        for tid in tids:
+            sl = tb.slot.get(tid)
+            if sl is None:  # new: keep its stat file open, up to FD_CACHE_MAX over all workers
+                fd = -1
+                if self._nfds < FD_CACHE_MAX:
+                    try:
+                        fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
+                    except OSError:  # ended between listing and reading — normal
+                        changed = True
+                        continue
+                    self._nfds += 1
+                sl = tb.add(tid, fd)
+            slots.append(sl)
+            stids.append(tid)
+        tb.scan_arr[: len(slots)] = slots
+        tb.scan_slots, tb.scan_tids = slots, stids
+        tb.scan_for = (None, -1) if changed else (tids, tb.version)  # a tid that could not be opened: try again
+        return changed
+
+    def _collect_c(self, pt: _ProcTrack, tb: _Table, busy: int, got: list[int]) -> bool:
+        """Take in the codes of a scan of ``tb.scan_slots`` that left ``busy`` of them non-zero."""
         if busy < 0:
             raise MemoryError("procscan table")
+        slots, stids = tb.scan_slots, tb.scan_tids
         if busy == 0:  # every thread read, nothing new, rebound or gone
             got.extend(stids)
-            return changed
+            return False
+        changed = False
         codes = tb.out_code[: tb.cap]
         apply = tb.apply
         for sl, tid in zip(slots, stids, strict=True):
@@ -865,6 +957,30 @@ class Sampler:
             got.append(tid)
         return changed
 
+    def _batch(self, procs: Sequence[WorkerProcess], sts: list) -> None:
+        """Compiled path: the count check + reading of every running worker's listed threads, and /proc/stat, in
+        one C call (ps_sample); each worker's result goes to ``pt.scanned`` (see :meth:`_read_threads`)."""
+        pts = []
+        for p, st in zip(procs, sts, strict=True):
+            if st is None:
+                pt = self._track(p.pid)
+                if pt.dir_fd < 0:
+                    try:
+                        pt.dir_fd = os.open(f"/proc/{p.pid}/task", os.O_RDONLY | os.O_DIRECTORY)
+                    except OSError:  # gone: ps_sample asks for a listing, which finds no threads
+                        pass
+                pt.prep_changed = self._prep_c(p.pid, pt.tbl, pt.tids) if pt.tids else False
+                pts.append(pt)
+        # what ps_sample's arguments depend on: slots taken/freed (version), a new listing, the directory fd
+        key = tuple((pt.tbl.version, pt.tids, pt.dir_fd) for pt in pts)
+        b = self._batch_state
+        if b is None or b.key != key:
+            b = self._batch_state = _Batch(key, self._nat, pts, self._stat_fd, self._cpu_times)
+        self._nat.lib.ps_sample(b.ref)
+        for pt, r in zip(pts, b.result, strict=False):  # result has room for at least one
+            pt.scanned = r
+        self._batch_times = None if b.statfd < 0 else b.times()
+
     def _threads_c(self, pt: _ProcTrack, tb: _Table, out: OutputSnapshot, now: float, changed: bool):
         key = (out.affinity, out.kernel_threads)
         if changed or pt.out_key != key:
@@ -874,8 +990,7 @@ class Sampler:
             pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
             pt.order_slots = [slot[t] for t in pt.order]
         ident = pt.ident
-        max_age = self.rate_max_age
-        rates = {r.thread: r.ips for r in out.rates if now - r.time <= max_age}
+        rates = self._fresh_rates(pt, out.rates, now)
         cap = tb.cap
         cpus, pcts, migs = tb.out_cpu[:cap], tb.out_pct[:cap], tb.out_mig[:cap]
         tids, comm, allowed, seen = tb.tid, tb.comm, tb.allowed, tb.seen
@@ -916,14 +1031,34 @@ class Sampler:
             res.append(ts)
         return tuple(res)
 
-    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float) -> tuple[ThreadSample, ...]:
-        pt = self._procs.get(p.pid)
+    def _fresh_rates(self, pt: _ProcTrack, rates: tuple, now: float) -> dict[int, float]:
+        """OpenMP thread -> iterations/s of the reports not older than ``rate_max_age``. The dict of all of them is
+        kept while the snapshot hands out the same reports: when the oldest is fresh, all are; when the newest is
+        stale, none is (a fixed ``now`` minus a later time is never larger)."""
+        if rates is not pt.rates_src:
+            pt.rates_src = rates
+            pt.rates_all = {r.thread: r.ips for r in rates}
+            pt.rates_span = (min(r.time for r in rates), max(r.time for r in rates)) if rates else (0.0, 0.0)
+        max_age = self.rate_max_age
+        oldest, newest = pt.rates_span
+        if now - oldest <= max_age:
+            return pt.rates_all
+        if now - newest > max_age:
+            return {}
+        return {r.thread: r.ips for r in rates if now - r.time <= max_age}
+
+    def _track(self, pid: int) -> _ProcTrack:
+        pt = self._procs.get(pid)
         if pt is None:
-            pt = self._procs[p.pid] = _ProcTrack()
+            pt = self._procs[pid] = _ProcTrack()
             if self._nat is not None:
-                pt.tbl = _Table(self._nat, p.pid)
+                pt.tbl = _Table(self._nat, pid)
                 pt.tasks = pt.tbl.slot  # membership (tid -> slot) for the listing logic shared with Python
-        changed = self._read_threads(p.pid, pt)
+        return pt
+
+    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float, batched: bool) -> tuple[ThreadSample, ...]:
+        pt = self._track(p.pid)
+        changed = self._read_threads(p.pid, pt, pt.scanned if batched else None)
         if pt.tbl is not None:
             return self._threads_c(pt, pt.tbl, out, now, changed)
         tasks = pt.tasks
@@ -933,8 +1068,7 @@ class Sampler:
             ident = pt.ident = map_omp_threads(p.pid, out, {t: tasks[t].allowed for t in pt.order})
             pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
         ident = pt.ident
-        max_age = self.rate_max_age
-        rates = {r.thread: r.ips for r in out.rates if now - r.time <= max_age}
+        rates = self._fresh_rates(pt, out.rates, now)
         res = []
         for tid in pt.order:
             tr = tasks[tid]
@@ -955,13 +1089,17 @@ class Sampler:
         now = time.monotonic()
         workers = []
         alive: set[int] = set()
-        for p in self.procs:
-            st = p.status()
+        procs = self.procs
+        sts = [p.status() for p in procs]
+        native = self._nat is not None
+        if native:
+            self._batch(procs, sts)
+        for p, st in zip(procs, sts, strict=True):
             out = p.output.snapshot()
             threads: tuple[ThreadSample, ...] = ()
             if st is None:
                 alive.add(p.pid)
-                threads = self._threads(p, out, now)
+                threads = self._threads(p, out, now, native)
             ips = [t.ips for t in threads if t.ips is not None]
             key = (out.affinity, out.kernel_threads)
             cached = self._out_cache.get(p.pid)
@@ -983,7 +1121,8 @@ class Sampler:
             )
         for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
             self._forget_proc(pid)
-        times = self._read_cpu_times()
+        times = self._batch_times if self._batch_times is not None else self._read_cpu_times()
+        self._batch_times = None
         hist = self._cpu_hist
         hist.append((time.monotonic(), times))
         while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
