@@ -26,7 +26,7 @@ def add_topology_argument(p: argparse.ArgumentParser) -> None:
         metavar="SRC",
         default=None,
         help="live (default), preset:NAME, synthetic:'pack:2 core:8 pu:2', or a path: hwloc XML, "
-        "lscpu -J -e / -p output, sysfs dump (dir or tarball), ompviz snapshot",
+        "lscpu -e / -p / -J -e output, sysfs dump (dir or tarball), ompviz snapshot",
     )
 
 

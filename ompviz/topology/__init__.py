@@ -1,8 +1,8 @@
 """Topology model and sources. ``load(source)`` picks the reader from the source string.
 
 Sources: ``live`` (default), ``preset:NAME``, ``synthetic:DESC``, or a path to a recorded Linux root (directory
-or .tar/.tar.gz/.tar.bz2 holding sys/ and proc/), an hwloc XML file (1.x, 2.0, 3.0), ``lscpu -J -e`` or
-``lscpu -p`` output, or an ompviz JSON snapshot (``ompviz dump``).
+or .tar/.tar.gz/.tar.bz2 holding sys/ and proc/), an hwloc XML file (1.x, 2.0, 3.0), ``lscpu -J -e``,
+``lscpu -p`` or plain ``lscpu -e`` output, or an ompviz JSON snapshot (``ompviz dump``).
 """
 
 from __future__ import annotations
@@ -72,12 +72,20 @@ def load(source: str | None = "live") -> Topology:
         from ompviz.topology.lscpu import load_lscpu
 
         return load_lscpu(path, source=src)
-    if text.startswith(b"#") or b"," in head.split(b"\n", 1)[0]:
+    first = text.split(b"\n", 1)[0]
+    # lscpu -p starts with '#' comments (or is bare CSV); plain lscpu -e with its column names, one of them CPU;
+    # plain lscpu's summary ("Architecture:") goes there too, for an error that names the forms to use instead.
+    if (
+        text.startswith(b"#")
+        or b"," in head.split(b"\n", 1)[0]
+        or b"cpu" in first.lower().split()
+        or first.startswith(b"Architecture:")
+    ):
         from ompviz.topology.lscpu import load_lscpu
 
         return load_lscpu(path, source=src)
     raise OmpvizError(
-        f"{src}: not a topology ompviz can read (expected hwloc XML, lscpu -J -e / -p output, an ompviz "
+        f"{src}: not a topology ompviz can read (expected hwloc XML, lscpu -e / -p / -J -e output, an ompviz "
         "snapshot, or a sysfs dump directory/tarball)"
     )
 

@@ -1,14 +1,19 @@
-"""Read ``lscpu -J -e`` (JSON) and ``lscpu -p`` (CSV) output.
+"""Read ``lscpu -J -e`` (JSON), ``lscpu -p`` (CSV) and plain ``lscpu -e`` (the human table) output.
 
 What lscpu gives, per CPU (util-linux ``sys-utils/lscpu*.c``):
 - ``cpu`` is the OS index; ``core``/``socket``/``book``/``drawer`` are lscpu's own *logical* numbers unless
   ``--physical`` was given (then physical ids, ``-`` when unknown); ``node`` is the NUMA node number.
+- plain ``lscpu -e`` (any ``-e=...`` column list) is a libsmartcols table: one header line of column names
+  (``CPU NODE SOCKET CORE L1d:L1i:L2:L3 ONLINE MAXMHZ MINMHZ ...``, which columns and their order vary with the
+  machine and the options), then one line per CPU with whitespace-separated values, ``-`` for an empty cell (offline
+  CPUs: ``-`` for node/socket/core, ``no`` online). It lists offline CPUs by default (``-p`` does not). Only the
+  MODELNAME column may hold spaces; it takes the extra words.
 - the cache column is one key/column named like ``l1d:l1i:l2:l3`` holding ids ``"0:0:0:0"`` (``-e``, ``-J``,
   ``-p=...,CACHE`` in older versions), or, in ``lscpu -p``, one empty column then one column per cache
   (``# CPU,Core,Socket,Node,,L1d,L1i,L2,L3``). Cache ids are unique machine-wide.
 - ``online``: JSON ``true``/``false`` (util-linux >= 2.37), ``"yes"``/``"no"`` (older JSON and ``-e``),
-  ``Y``/``N`` (``-p``). Numbers are JSON numbers in new versions and strings in older ones; unknown values
-  are ``"-"``, ``""`` or ``null``.
+  ``Y``/``N`` (``-p``); ``-e`` translates yes/no in non-English locales (ask for ``LC_ALL=C``). Numbers are JSON
+  numbers in new versions and strings in older ones; unknown values are ``"-"``, ``""`` or ``null``.
 lscpu knows nothing about the process's allowed CPUs, cache sizes or NUMA memory: every CPU is taken as allowed.
 """
 
@@ -29,7 +34,7 @@ _FALSE = ("no", "n", "false", "0")
 
 
 def load_lscpu(path: str, *, source: str) -> Topology:
-    """Load a file holding ``lscpu -J -e`` or ``lscpu -p`` output."""
+    """Load a file holding ``lscpu -J -e``, ``lscpu -p`` or ``lscpu -e`` output."""
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
@@ -46,11 +51,19 @@ def load_lscpu(path: str, *, source: str) -> Topology:
 
 
 def parse_lscpu(text: str, *, source: str, name: str | None = None) -> Topology:
-    """Parse lscpu output given as text (JSON from ``-J -e`` or CSV from ``-p``)."""
+    """Parse lscpu output given as text (JSON from ``-J -e``, CSV from ``-p``, the plain table of ``-e``)."""
     body = text.lstrip("\ufeff \t\r\n")
+    first = body.split("\n", 1)[0]
     if body.startswith("{"):
         records, model = _parse_json(body, source)
         fmt = "lscpu -J -e"
+    elif is_table_header(first):
+        records, model = _parse_table(body, source)
+        fmt = "lscpu -e"
+    elif first.startswith("Architecture:"):
+        raise OmpvizError(
+            f"{source}: this is plain 'lscpu' summary output; give 'lscpu -e', 'lscpu -p' or 'lscpu -J -e'"
+        )
     else:
         records, model = _parse_parsable(body, source), None
         fmt = "lscpu -p"
@@ -105,6 +118,10 @@ def _flag(value: object, what: str, source: str, where: str) -> bool | None:
             return True
         if s in _FALSE:
             return False
+        if not s.isascii():  # lscpu -e translates yes/no (是/否 in Chinese): point at the C locale
+            raise OmpvizError(
+                f"{source}: {where}: {what} is {value!r}, expected yes/no; run lscpu with LC_ALL=C for English values"
+            )
     raise OmpvizError(f"{source}: {where}: {what} is {value!r}, expected yes/no")
 
 
@@ -124,6 +141,27 @@ def _caches(names: list[str], value: object, source: str, where: str) -> dict[st
         # New lscpu skips the caches a CPU lacks, so ids no longer line up with the header: unknown.
         return {}
     return {n: _id(p, n.upper(), source, where) for n, p in zip(names, parts, strict=True)}
+
+
+_CACHE_NAMES = ("l1d", "l1i", "l2", "l3", "l4")
+
+
+def _row(names: list[str], values: list[object], source: str, where: str) -> tuple[PURecord, str | None]:
+    """One CPU from its column names (lower case) and cells: the record and the model name when a column has it.
+
+    The one row builder of the three forms: JSON keys, ``-p`` columns and ``-e`` columns all name the same lscpu
+    columns (a cache column is ``l1d:l1i:l2:l3`` in -e/-J and in user-defined -p lists, separate ``l1d``.. columns
+    in the default -p)."""
+    fields: dict[str, object] = {}
+    caches: dict[str, int | None] = {}
+    for name, value in zip(names, values, strict=True):
+        if ":" in name or name in _CACHE_NAMES:
+            caches.update(_caches(name.split(":"), value, source, where))
+        elif name:
+            fields[name] = value
+    m = fields.get("modelname")
+    model = m.strip() if isinstance(m, str) and m.strip() not in _UNKNOWN else None
+    return _record(fields, caches, source, where), model
 
 
 def _record(fields: dict[str, object], caches: dict[str, int | None], source: str, where: str) -> PURecord:
@@ -166,18 +204,9 @@ def _parse_json(text: str, source: str) -> tuple[list[PURecord], str | None]:
         where = f"cpus[{i}]"
         if not isinstance(row, dict):
             raise OmpvizError(f"{source}: {where} is not an object")
-        fields: dict[str, object] = {}
-        caches: dict[str, int | None] = {}
-        for key, value in row.items():
-            k = str(key).strip().lower()
-            if ":" in k or k in ("l1d", "l1i", "l2", "l3"):
-                caches.update(_caches(k.split(":"), value, source, where))
-            else:
-                fields[k] = value
-        m = fields.get("modelname")
-        if model is None and isinstance(m, str) and m.strip() not in _UNKNOWN:
-            model = m.strip()
-        records.append(_record(fields, caches, source, where))
+        record, m = _row([str(k).strip().lower() for k in row], list(row.values()), source, where)
+        model = model or m
+        records.append(record)
     if not records:
         raise OmpvizError(f'{source}: the "cpus" list is empty')
     return records, model
@@ -195,33 +224,69 @@ def _parse_parsable(text: str, source: str) -> list[PURecord]:
             continue
         if line.startswith("#"):
             cols = [c.strip().lower() for c in line[1:].split(",")]
-            # the column line is the comment whose first column is CPU (the others are prose)
-            if cols and cols[0] == "cpu":
+            # the column line is the comment with a CPU column (first unless -p=... put it elsewhere); the other
+            # comments are prose, never a bare "CPU" between commas
+            if "cpu" in cols:
                 header = cols
             continue
         if header is None:
             raise OmpvizError(
-                f"{source}: line {lineno}: data before the '# CPU,...' column header: not 'lscpu -p' "
-                "output, or the header comments were cut off (keep them)"
+                f"{source}: line {lineno}: data before the '# CPU,...' column header: not 'lscpu -p' (or -e) "
+                "output, or the header lines were cut off (keep them)"
             )
         cells = line.split(",")
         if len(cells) != len(header):
             raise OmpvizError(
                 f"{source}: line {lineno}: {len(cells)} columns but the header '# {','.join(header)}' has {len(header)}"
             )
-        where = f"line {lineno}"
-        fields: dict[str, object] = {}
-        caches: dict[str, int | None] = {}
-        for name, cell in zip(header, cells, strict=True):
-            if ":" in name:
-                caches.update(_caches(name.split(":"), cell, source, where))
-            elif name in ("l1d", "l1i", "l2", "l3", "l4"):
-                caches[name] = _id(cell, name.upper(), source, where)
-            elif name:
-                fields[name] = cell
-        records.append(_record(fields, caches, source, where))
+        records.append(_row(header, cells, source, f"line {lineno}")[0])
     if header is None:
-        raise OmpvizError(f"{source}: no '# CPU,...' header line: not 'lscpu -p' output")
+        raise OmpvizError(f"{source}: no '# CPU,...' header line: not 'lscpu -p' output (nor 'lscpu -e' / '-J -e')")
     if not records:
         raise OmpvizError(f"{source}: 'lscpu -p' header but no CPU lines")
     return records
+
+
+# -- lscpu -e (plain table) ------------------------------------------------------------------------
+
+
+def is_table_header(line: str) -> bool:
+    """The first line of plain ``lscpu -e`` output: column names separated by blanks, one of them CPU.
+
+    ``-p`` headers are comments (``# CPU,...``) and JSON starts with '{', so neither is taken for a table."""
+    if line.lstrip().startswith("#") or "," in line:
+        return False
+    return "cpu" in (w.lower() for w in line.split())
+
+
+def _parse_table(text: str, source: str) -> tuple[list[PURecord], str | None]:
+    header: list[str] | None = None
+    records = []
+    model = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if header is None:
+            header = [w.lower() for w in line.split()]
+            dup = sorted({w for w in header if header.count(w) > 1})
+            if dup:
+                raise OmpvizError(f"{source}: line {lineno}: column {dup[0].upper()} twice in the 'lscpu -e' header")
+            continue
+        cells = line.split()
+        extra = len(cells) - len(header)
+        if extra > 0 and "modelname" in header:
+            # the model name is the one cell with blanks ("Intel(R) Xeon(R) ..."): it takes the extra words
+            i = header.index("modelname")
+            cells = cells[:i] + [" ".join(cells[i : i + extra + 1])] + cells[i + extra + 1 :]
+        if len(cells) != len(header):
+            raise OmpvizError(
+                f"{source}: line {lineno}: {len(cells)} values but the 'lscpu -e' header "
+                f"'{' '.join(h.upper() for h in header)}' has {len(header)} columns"
+            )
+        record, m = _row(header, list(cells), source, f"line {lineno}")
+        model = model or m
+        records.append(record)
+    if not records:
+        raise OmpvizError(f"{source}: 'lscpu -e' header but no CPU lines")
+    return records, model
