@@ -173,3 +173,28 @@ def test_cpuset_ids_runs_and_list_match_definitions(ids, shift):
     assert s.to_list() == ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
     assert s.to_braces() == "{" + ",".join(map(str, want)) + "}"
     assert s.to_list() == s.to_list() and s.to_braces() == s.to_braces()  # remembered text stays the same
+
+
+@FAST
+@given(st.data())
+def test_owner_map_matches_the_per_cpu_definition(data):
+    """Plan.owner_map (per-worker dict.fromkeys when workers are disjoint) against: each CPU -> the ranks whose
+    CPUs contain it, in rank order; with disjoint plans (compact/spread) and overlapping manual lists."""
+    topo = data.draw(machines())
+    usable = sorted(p.os_index for p in topo.pus if p.online and p.allowed)
+    if data.draw(st.booleans()):
+        lists = [data.draw(st.sets(st.sampled_from(usable), min_size=1)) for _ in range(data.draw(st.integers(1, 4)))]
+        req = PlanRequest(ranks=len(lists), strategy="manual", cpus="|".join(CpuSet(s).to_list() for s in lists))
+    else:
+        req = PlanRequest(
+            ranks=data.draw(st.integers(1, max(1, len(usable)))),
+            strategy=data.draw(st.sampled_from(["compact", "spread"])),
+        )
+    p = plan(topo, req)
+    want = {}
+    for w in p.workers:
+        for c in sorted(w.cpus.ids):
+            want.setdefault(c, []).append(w.rank)
+    got = p.owner_map()
+    assert got == {c: tuple(r) for c, r in want.items()}
+    assert all(type(v) is tuple for v in got.values())

@@ -621,10 +621,10 @@ async def test_tabs_build_lazily_and_follow_the_plan():
         await pilot.press("right")
         await pilot.pause()
         assert app.active_tab == "tab-explain"
-        assert "2 rank(s) · strategy compact" in _text(app, "#explain")
+        assert "2 ranks · strategy compact" in _text(app, "#explain")
         await pilot.press("s")  # the shown pane follows the new plan
         await pilot.pause()
-        assert f"2 rank(s) · strategy {STRATEGIES[1]}" in _text(app, "#explain")
+        assert f"2 ranks · strategy {STRATEGIES[1]}" in _text(app, "#explain")
         await pilot.press("right")
         await pilot.pause()
         assert app.active_tab == "tab-preview" and not app.query_one("#explain-scroll").display

@@ -186,7 +186,7 @@ class Controls(LineScrollView, can_focus=True):
             return Strip.blank(width, self.base_style)
         self._painted[index] = self._line_key(index, lines)
         kind, field_name, text = lines[index]
-        cs = self.get_component_rich_style
+        cs = self.component_style
         if kind == "name":
             return Strip([Segment(text[:width], cs("controls--hint"))]).extend_cell_length(width, self.base_style)
         if kind == "error":

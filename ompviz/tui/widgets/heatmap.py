@@ -1,5 +1,5 @@
 """The live heatmap: the explorer's topology map (same layout, folding, numbering, scrolling, mouse) with each cell
-shaded by CPU utilisation and marked with the OpenMP thread(s) that last ran on it.
+shaded by CPU utilisation and marked with the OpenMP threads that last ran on it.
 
 Cell look (a PU cell is its number plus one mark column, e.g. ``12`` + mark):
 - the number keeps the map's numbering (OS P# or logical L#) and stays readable: black or white text, whichever
@@ -190,7 +190,7 @@ class HeatMap(TopologyMap):
 
     def _cell_parts_body(self, cell: Cell) -> list[tuple[str, Style]]:
         role = cell.role
-        cs = self.get_component_rich_style
+        cs = self.component_style
         topo = self.topology
         h = self.heat
         body_w = cell.width - 1

@@ -24,6 +24,7 @@ from ompviz.tui.widgets.topomap import (
     rank_style,
     set_virtual_size_quietly,
 )
+from ompviz.words import plural
 
 SOURCE_NAMES = {
     "live": "live machine",
@@ -137,6 +138,11 @@ class LineTable(LineScrollView, can_focus=True):
     # The column that gets the width the others leave (clipped with an ellipsis to fit the widget) instead of
     # running off the right edge; None: every column at its own width, scrolling sideways.
     FILL_COLUMN: int | None = None
+    # A column that gives up width (clipped with "…" too) when the fill column would get fewer than FILL_MIN
+    # characters, down to SHRINK_MIN (or its header's width).
+    SHRINK_COLUMN: int | None = None
+    FILL_MIN = 16
+    SHRINK_MIN = 16
 
     def __init__(self, headers: tuple[str, ...], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -166,9 +172,10 @@ class LineTable(LineScrollView, can_focus=True):
         for i, m in enumerate(self.MAX_WIDTHS):
             widths[i] = min(widths[i], m)
         changed: list[int] | None = None  # rows to repaint; None: all of them
-        if widths != self._widths or self._fit_widths(widths) != self._shown_widths:
+        fitted = self._fit_widths(widths, self._row_width(len(rows)))
+        if widths != self._widths or fitted != self._shown_widths:
             self._widths = widths
-            self._shown_widths = self._fit_widths(widths)
+            self._shown_widths = fitted
             self._strips.clear()
         else:
             old = self._rows
@@ -191,6 +198,19 @@ class LineTable(LineScrollView, can_focus=True):
         else:
             self._refresh_rows(changed)
 
+    def _row_width(self, n_rows: int, size: Size | None = None) -> int:
+        """Columns the rows get with ``n_rows`` rows at ``size`` (default: now): the vertical scrollbar's are taken
+        off when the rows will not fit, so the fill column is cut for it at once instead of a horizontal scrollbar
+        showing for a frame (every scrollbar shown or hidden costs the screen a layout)."""
+        size = self.size if size is None else size
+        if not size.width:
+            return 0
+        gutter = self.styles.gutter
+        width = size.width - gutter.width
+        if n_rows + 1 > size.height - gutter.height and self.styles.overflow_y != "hidden":
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
     def _fit_widths(self, widths: list[int], content_width: int | None = None) -> list[int]:
         """``widths`` with FILL_COLUMN cut to what ``content_width`` (default: the widget's now) leaves."""
         f = self.FILL_COLUMN
@@ -201,6 +221,13 @@ class LineTable(LineScrollView, can_focus=True):
         others = sum(w for i, w in enumerate(widths) if i != f) + 2 * len(widths)
         room = content_width - others
         out = list(widths)
+        s = self.SHRINK_COLUMN
+        if s is not None and room < self.FILL_MIN and widths[f] > room:
+            # the fill column would be a stub: the shrinkable column gives up width (down to a floor) first
+            floor = max(len(self._headers[s]), self.SHRINK_MIN)
+            give = max(0, min(self.FILL_MIN - room, out[s] - floor))
+            out[s] -= give
+            room += give
         # at least a few characters (the header is clipped with "…" too); only a very narrow table scrolls
         out[f] = min(widths[f], max(room, 6))
         return out
@@ -210,8 +237,7 @@ class LineTable(LineScrollView, can_focus=True):
         # only in on_resize (after the layout), the unfitted first guess shows a horizontal scrollbar for one
         # layout and costs the whole screen another layout and repaint (at start-up, a benchmark: issue 4).
         if self.FILL_COLUMN is not None and size.width and size != self._size:
-            content = size.width - self.styles.gutter.width - self.scrollbar_size_vertical
-            shown = self._fit_widths(self._widths, content)
+            shown = self._fit_widths(self._widths, self._row_width(len(self._rows), size))
             if shown != self._shown_widths:
                 self._shown_widths = shown
                 self._strips.clear()
@@ -296,7 +322,7 @@ class LineTable(LineScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + self.scrollable_content_region.width, self.base_style)
 
     def _render_row(self, index: int) -> Strip:
-        cs = self.get_component_rich_style
+        cs = self.component_style
         if index < 0:
             base = cs("linetable--header")
             cells: tuple[Cell, ...] = tuple((h, None) for h in self._headers)
@@ -322,6 +348,7 @@ class WorkerTable(LineTable):
 
     MAX_WIDTHS = (6, 32, 15, 13, 1000)
     FILL_COLUMN = 4  # OMP_PLACES takes what the other columns leave, ending in "…" when cut
+    SHRINK_COLUMN = 1  # long CPU lists (4,096 PUs) give way so OMP_PLACES keeps FILL_MIN characters
 
     def __init__(self, *, id: str | None = None) -> None:
         # Short headers for the two narrow values (the full variable names are in the sidebar's environment), so
@@ -383,9 +410,9 @@ class ThreadTable(LineTable):
                 style = red if differs else None
                 rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
             first = "libgomp" if runtime == "gnu" else "LLVM"
-            title = f"Rank {worker.rank}: {n} threads"
+            title = f"Rank {worker.rank}: {plural(n, 'thread')}"
             subtitle = (
-                f"{diff} thread(s) differ between runtimes"
+                f"{plural(diff, 'thread')} {'differs' if diff == 1 else 'differ'} between runtimes"
                 if diff
                 else f"same placement in both runtimes ({first} shown)"
             )
@@ -500,7 +527,7 @@ class TabBar(BaseStyleCache, Widget, can_focus=True):
         return out
 
     def render_line(self, y: int) -> Strip:
-        cs = self.get_component_rich_style
+        cs = self.component_style
         base = self.base_style
         segments: list[Segment] = []
         x = 0
@@ -619,7 +646,7 @@ class KeyBar(BaseStyleCache, Widget):
         return items, palette
 
     def render_line(self, y: int) -> Strip:
-        cs = self.get_component_rich_style
+        cs = self.component_style
         key_style, desc_style = cs("keybar--key"), cs("keybar--description")
         dim = Style(dim=True)
         items, palette = self._drawn = self._items()
@@ -757,7 +784,8 @@ def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:
         t.append("No plan yet.", "dim")
         return t
     r = plan.request
-    t.append(f"{r.ranks} rank(s) · strategy {r.strategy} · SMT {r.smt} · places {r.places} · bind {r.bind}\n\n", "bold")
+    head = f"{plural(r.ranks, 'rank')} · strategy {r.strategy} · SMT {r.smt} · places {r.places} · bind {r.bind}"
+    t.append(head + "\n\n", "bold")
     for line in lines:
         t.append("• ", "bold")
         t.append(line + "\n")

@@ -62,6 +62,7 @@ class BaseStyleCache:
     computed once per style change, since render_line needs it for every line of every frame."""
 
     _base: Style | None = None
+    _components: dict[str, Style] | None = None
 
     @property
     def base_style(self) -> Style:
@@ -69,12 +70,26 @@ class BaseStyleCache:
             self._base = self.rich_style  # type: ignore[attr-defined]
         return self._base
 
+    def component_style(self, name: str) -> Style:
+        """``get_component_rich_style(name)``, kept until the styles change. Textual empties its own cache of these
+        on every repaint, and recomputing one costs ~0.1-0.2 ms: a tab bar relabelled on each key press spent 1 ms
+        on its two lines, the map more."""
+        cache = self._components
+        if cache is None:
+            cache = self._components = {}
+        style = cache.get(name)
+        if style is None:
+            style = cache[name] = self.get_component_rich_style(name)  # type: ignore[attr-defined]
+        return style
+
     def notify_style_update(self) -> None:
         super().notify_style_update()  # type: ignore[misc]
         self._base = None
+        self._components = None
 
     def _on_resize(self, event) -> None:
         self._base = None  # a new parent or size may come with new ancestors' styles
+        self._components = None
 
 
 class LineScrollView(BaseStyleCache, ScrollView):
@@ -345,7 +360,7 @@ class TopologyMap(LineScrollView, can_focus=True):
         return [self._cell_look(cell)]
 
     def _cell_look(self, cell: Cell) -> tuple[str, Style]:
-        cs = self.get_component_rich_style
+        cs = self.component_style
         role = cell.role
         if role == "header":
             return cell.text, cs("topomap--header")
