@@ -1,7 +1,7 @@
 """Sampler cost: ompviz's own CPU time while watching 2 workers x N threads at 4 Hz, vs `top -H -b -d 0.25 -p PIDS`
 watching the same threads for the same period. Goal (issue 5): ompviz at most half of top's CPU.
 
-    python bench/bench_sampler.py [--threads 4,16,64] [--rounds 5] [--seconds 3] [--interval 0.25]
+    python bench/bench_sampler.py [--threads 4,16,64] [--rounds 5] [--seconds 3] [--interval 0.25] [--python]
 
 The machine this runs on is shared and noisy, so for each N the two tools are measured ALTERNATELY (ompviz then
 top, top then ompviz, ...) over several rounds against the same running workers, and the median of the per-round
@@ -13,6 +13,11 @@ Measured per round, as CPU time per wall-clock second of watching:
 - ompviz process: ``getrusage(RUSAGE_SELF)`` over the period: the sampler plus the pipe reader threads that parse
   the kernel's per-interval reports (plus the sampler's construction and close);
 - top: ``wait4()`` rusage of the top child (process start included), ``top -n K`` with K = seconds/interval + 1.
+The sampler reads threads with its compiled loop (ompviz/live/procscan.c, built with cc on first use and cached
+per user like the kernel) when it can, as ompviz does; ``--python`` measures its pure-Python fallback instead (no
+compiler). The library is built and loaded once before the rounds, as the kernel binary is: a one-off at ompviz
+start (dlopen + ctypes set-up, a few ms; the first build ever ~0.4 s of cc), not a cost of watching.
+
 Also printed, to separate start-up from steady state: the CPU of one sample / one iteration after the first
 (ompviz: thread_time between its first and last sample; top: (cost of K iterations - cost of a 1-iteration run)
 / (K - 1)), and their ratio ("steady"). Over a few seconds top's start-up (~5 ms) is a large part of its CPU;
@@ -34,7 +39,7 @@ import uuid
 from ompviz.cpuset import CpuSet
 from ompviz.live import launcher
 from ompviz.live.build import kernel_binary
-from ompviz.live.sampler import Sampler
+from ompviz.live.sampler import Sampler, _native
 from ompviz.plan.model import ThreadPlacement, Worker
 
 
@@ -44,7 +49,7 @@ def unbound_worker(rank: int, threads: int, cpus: CpuSet) -> Worker:
     return Worker(rank, cpus, (cpus,), env, threads, tp, tp)
 
 
-def measure_ompviz(procs, seconds: float, interval: float) -> dict:
+def measure_ompviz(procs, seconds: float, interval: float, native: bool) -> dict:
     marks: list[float] = []  # sampler thread CPU time at each sample
     counts: list[int] = []
 
@@ -54,7 +59,7 @@ def measure_ompviz(procs, seconds: float, interval: float) -> dict:
 
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
-    sampler = Sampler(procs, interval, on_sample)
+    sampler = Sampler(procs, interval, on_sample, native=native)
     sampler.start()
     time.sleep(seconds)
     sampler.stop()
@@ -88,7 +93,7 @@ def run_top(top: str, pids: str, interval: float, iterations: int) -> tuple[floa
     return ru.ru_utime + ru.ru_stime, time.monotonic() - t0
 
 
-def bench_n(top: str, n: int, rounds: int, seconds: float, interval: float) -> dict:
+def bench_n(top: str, n: int, rounds: int, seconds: float, interval: float, native: bool) -> dict:
     cpus = launcher.own_affinity()
     nice = shutil.which("nice")
     argv = ([nice, "-n", "19"] if nice else []) + [str(kernel_binary()), "0", str(interval)]
@@ -103,11 +108,11 @@ def bench_n(top: str, n: int, rounds: int, seconds: float, interval: float) -> d
         top_once = statistics.median(run_top(top, pids, interval, 1)[0] for _ in range(3))
         for i in range(rounds):
             if i % 2 == 0:
-                o = measure_ompviz(procs, seconds, interval)
+                o = measure_ompviz(procs, seconds, interval, native)
                 t_cpu, t_wall = run_top(top, pids, interval, k)
             else:
                 t_cpu, t_wall = run_top(top, pids, interval, k)
-                o = measure_ompviz(procs, seconds, interval)
+                o = measure_ompviz(procs, seconds, interval, native)
             top_rate = t_cpu / t_wall
             rows.append(
                 {
@@ -137,7 +142,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds per N (default 5)")
     ap.add_argument("--seconds", type=float, default=3.0, help="watching period per tool and round (default 3)")
     ap.add_argument("--interval", type=float, default=0.25, help="sampling interval for both (default 0.25 = 4 Hz)")
+    ap.add_argument("--python", action="store_true", help="measure the sampler's pure-Python path (no compiler)")
     a = ap.parse_args()
+    native = not a.python
+    if native and _native() is None:
+        print("the compiled sampler loop could not be built (no C compiler?): use --python", file=sys.stderr)
+        return 2
     top = shutil.which("top")
     if top is None:
         print("top not found (procps): cannot compare", file=sys.stderr)
@@ -145,7 +155,8 @@ def main() -> int:
     ns = [int(x) for x in a.threads.split(",") if x.strip()]
     print(
         f"2 workers x N threads at {1 / a.interval:g} Hz, {a.rounds} alternating rounds of {a.seconds:g} s per tool; "
-        "CPU rates are % of one CPU; ratios ompviz/top are medians (min-max) over rounds"
+        "CPU rates are % of one CPU; ratios ompviz/top are medians (min-max) over rounds; sampler path: "
+        + ("compiled (procscan.c)" if native else "pure Python")
     )
     hdr = (
         f"{'N':>3} {'tids':>4} | {'sampler%':>8} {'process%':>8} {'top%':>6} | "
@@ -156,7 +167,7 @@ def main() -> int:
     print("-" * len(hdr))
     worst = worst_steady = 0.0
     for n in ns:
-        m = bench_n(top, n, a.rounds, a.seconds, a.interval)
+        m = bench_n(top, n, a.rounds, a.seconds, a.interval, native)
         worst = max(worst, m["ratio_thread"])
         worst_steady = max(worst_steady, m["ratio_steady"])
         lo_s, hi_s = m["ratio_steady_range"]
