@@ -16,6 +16,7 @@ import inspect
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -107,6 +108,11 @@ def test_library_builds_once_and_no_compiler_is_no_error(tmp_path, monkeypatch):
     monkeypatch.setenv("CC", "ompviz-no-such-cc")
     assert procscan_library(cache=tmp_path / "none") is None  # no compiler: no error, no cache entry
     assert not (tmp_path / "none").exists()
+
+
+def test_not_linux_is_no_library(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert procscan_library(cache=tmp_path) is None and not any(tmp_path.iterdir())
 
 
 def test_sampler_without_the_library_uses_python(monkeypatch):
