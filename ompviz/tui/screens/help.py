@@ -14,6 +14,17 @@ HELP_PATH = Path(__file__).resolve().parent.parent / "help.md"
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    #help-body {
+        width: 90;
+        max-width: 95%;
+        height: 90%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "Close help"),
     ]

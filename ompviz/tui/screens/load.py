@@ -29,6 +29,21 @@ def preset_items() -> list[tuple[str, str]]:
 
 
 class LoadScreen(ModalScreen[Topology | None]):
+    DEFAULT_CSS = """
+    LoadScreen { align: center middle; }
+    #load-body {
+        width: 90;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    #load-presets { height: auto; max-height: 14; }
+    #load-error { display: none; color: $text-error; height: auto; }
+    #load-error.-shown { display: block; }
+    """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, loader: Callable[[str], Topology]) -> None:
