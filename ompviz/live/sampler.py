@@ -14,6 +14,11 @@ mid-sample; such threads are just absent from that sample.
 :class:`Sampler` runs in a background thread and schedules the next sample only after the previous one finished
 (no overlap, as memray's and dolphie's live views do). :class:`Sample` and friends are frozen dataclasses with
 ``to_dict``/``from_dict`` so recorded runs replay deterministically (TUI tests).
+
+Two paths give the same samples: the per-thread reading and accounting runs in C (``procscan.c``, compiled with cc
+on first use into the per-user cache like the kernel, loaded with ctypes; one call per sample) when it can be built,
+else in pure Python (no compiler, a failed build, not Linux) — silently, it only costs more CPU.
+tests/live/test_procscan.py runs both on the same input.
 """
 
 from __future__ import annotations
@@ -566,7 +571,9 @@ class _Batch:
 # the next sample. Everything else is done only when something changed: the task listing is re-parsed only when
 # /proc/PID/task lists differently, comm is decoded only when its bytes differ, a CpuSet is built only when the
 # allowed set or the seen CPUs change, and the OpenMP identification + display order are recomputed only when the
-# thread set, an allowed set or the runtime's reports changed.
+# thread set, an allowed set or the runtime's reports changed. The compiled path (procscan.c) does the reads and the
+# per-thread accounting for all workers and /proc/stat in one ctypes call per sample (a call costs tens of us with
+# cold caches); what stays in Python per thread is building its ThreadSample.
 _new = object.__new__
 (_ts_tid, _ts_name, _ts_omp, _ts_cpu, _ts_pct, _ts_allowed, _ts_mig, _ts_seen, _ts_rep, _ts_place, _ts_ips) = (
     getattr(ThreadSample, f.name).__set__ for f in fields(ThreadSample)
