@@ -290,6 +290,12 @@ class TopologyMap(LineScrollView, can_focus=True):
         super().notify_style_update()
         self._strips.clear()  # the strips hold the old theme's colours
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        # A focus change restyles the map and its nine component classes (#map:focus colours the border). When the
+        # app shuts down, Textual resets the focus on a screen about to be discarded: nothing is drawn again.
+        if self.app.is_running:
+            super().watch_has_focus(has_focus)
+
     def _relayout(self) -> None:
         if not self.size.width:
             return  # not laid out yet: the first layout sizes us (building it for width 0 is wasted)
