@@ -75,6 +75,11 @@ class Helper:
         assert self._done.wait(10)
         if op == "exit":
             self._t.join(5)
+            # join() returns when Python is done with the thread, a moment before the kernel task is gone: wait
+            # for that, so that "ended" means ended for /proc too
+            deadline = time.monotonic() + 5
+            while os.path.exists(f"/proc/self/task/{self.tid}") and time.monotonic() < deadline:
+                time.sleep(0.001)
 
 
 def thread_of(sample, tid):
