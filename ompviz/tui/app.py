@@ -24,6 +24,7 @@ from ompviz.tui.widgets.panels import (
     KeyBar,
     LineTable,
     TabBar,
+    TextLine,
     TextView,
     ThreadTable,
     WarningList,
@@ -195,7 +196,7 @@ class OmpvizApp(App[None]):
             yield TextView(id="worker-env")
             yield Static("", id="pu-info")
         with Vertical(id="main"):
-            yield Static("", id="legend")
+            yield TextLine(id="legend")
             yield TopologyMap(self.topology, id="map")
             yield TabBar(self.TABS, "tab-preview", id="tabs")
             with Horizontal(id="tab-preview", classes="pane"):
@@ -307,7 +308,7 @@ class OmpvizApp(App[None]):
         legend = legend_text(plan)
         if legend != self._legend:  # the same number of ranks draws the same legend
             self._legend = legend
-            self.query_one("#legend", Static).update(legend, layout=False)  # fixed height: no relayout
+            self.query_one("#legend", TextLine).update(legend)
         self.query_one(WorkerTable).show_plan(plan, self.selected_rank)
         n_warn = len(plan.warnings) if plan else 0
         errors = sum(1 for w in plan.warnings if w.severity == "error") if plan else 0

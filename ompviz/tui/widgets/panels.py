@@ -697,6 +697,45 @@ def _breaks(plain: str, width: int) -> list[int]:
     return out
 
 
+class TextLine(BaseStyleCache, Widget):
+    """One line of styled text ending in "…" when it does not fit (the legend), drawn as a strip: a Static renders
+    through Textual's content pipeline on every update (~1 ms for the one line, on each change of rank count)."""
+
+    DEFAULT_CSS = "TextLine { height: 1; }"
+
+    def __init__(self, text: Text | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = text if text is not None else Text()
+        self._strip: Strip | None = None  # the line drawn at _strip_width
+        self._strip_width = -1
+
+    @property
+    def text(self) -> Text:
+        return self._text
+
+    def update(self, text: Text) -> None:
+        if text != self._text:
+            self._text = text
+            self._strip = None
+            self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strip = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if y:
+            return Strip.blank(width, self.base_style)
+        if self._strip is None or self._strip_width != width:
+            text = self._text.copy()
+            text.truncate(width, overflow="ellipsis")
+            segments = Segment.simplify(text.render(self.app.console, end=""))
+            self._strip = Strip(segments).apply_style(self.base_style).crop_extend(0, width, self.base_style)
+            self._strip_width = width
+        return self._strip
+
+
 class TextView(LineScrollView):
     """Scrollable styled text folded at the widget's width, drawn with the line API: only visible lines are
     rendered, and a new text does not relayout the screen (a Static in a VerticalScroll did both on every plan)."""
