@@ -190,7 +190,7 @@ class OmpvizApp(App[None]):
         # No wrapper containers: the screen itself lays the sidebar and the main column side by side, and the tab
         # bar and panes sit in the main column (every widget costs style, layout and paint work at start-up).
         self.screen.styles.layout = "horizontal"
-        yield Static(header_text(self.topology), id="header")
+        yield TextLine(header_text(self.topology), id="header")
         with Vertical(id="sidebar"):
             yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
@@ -444,7 +444,7 @@ class OmpvizApp(App[None]):
         self.topology = topology
         self.selected_rank = 0
         with self.batch_update():
-            self.query_one("#header", Static).update(header_text(topology))
+            self.query_one("#header", TextLine).update(header_text(topology))
             self.query_one(TopologyMap).set_topology(topology)
             # Reserved CPUs that do not exist on the new machine would only produce errors.
             keep = CpuSet(c for c in self.request.reserve if topology.has_pu(c))

@@ -18,6 +18,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, PlanRequest
 from ompviz.tui.app import OmpvizApp
 from ompviz.tui.widgets.controls import Controls
+from ompviz.tui.widgets.panels import TextLine
 from ompviz.tui.widgets.topomap import TopologyMap
 
 SIZE = (160, 50)
@@ -34,6 +35,9 @@ def sync(fn):
 
 
 def _text(app: OmpvizApp, selector: str) -> str:
+    widget = app.query_one(selector)
+    if isinstance(widget, TextLine):  # the header and legend: one line drawn from a Text
+        return widget.text.plain
     return str(app.query_one(selector, Static).render())
 
 
