@@ -190,7 +190,11 @@ def _parse_stat(data: bytes) -> tuple[bytes, bytes, int, int | None] | None:
     if len(rest) < 13:
         return None
     u, s, p = rest[11], rest[12], rest[36] if len(rest) > 36 else b"0"
-    if not (_is_num(u) and _is_num(s) and _is_num(p)) or close - open_ - 1 > COMM_MAX:
+    # _is_num inlined: this runs per thread and sample on the pure-Python path
+    if (
+        not (u.isdigit() and s.isdigit() and p.isdigit() and len(u) <= 18 and len(s) <= 18 and len(p) <= 18)
+        or close - open_ - 1 > COMM_MAX
+    ):
         return None
     return data[open_ + 1 : close], rest[0], int(u) + int(s), int(p) if len(rest) > 36 else None
 
@@ -643,10 +647,26 @@ def _account(tr: _TaskTrack, data: bytes, raw: set[int], now: float) -> int:
     """Account one reading of a thread: ``data`` read from its stat file, ``raw`` its allowed set now, ``now`` the
     monotonic time of the reading. -1: unparsable (forget the thread); 1: new thread or allowed set changed
     (identification to redo); 0: nothing of that kind. The pure-Python twin of ``ps_step`` in procscan.c."""
-    r = _parse_stat(data)
-    if r is None:
+    # _parse_stat inlined (once per thread and sample on this path): same rules, see there
+    open_ = data.find(b"(")
+    close = data.rfind(b")")
+    if open_ < 0 or close < open_ or close - open_ - 1 > COMM_MAX:
         return -1
-    comm, _, ticks, cpu = r
+    rest = data[close + 1 :].split(None, 37)
+    if len(rest) < 13:
+        return -1
+    u, s = rest[11], rest[12]
+    if not (u.isdigit() and s.isdigit() and len(u) <= 18 and len(s) <= 18):
+        return -1
+    ticks = int(u) + int(s)
+    if len(rest) > 36:
+        p = rest[36]
+        if not (p.isdigit() and len(p) <= 18):
+            return -1
+        cpu = int(p)
+    else:
+        cpu = None
+    comm = data[open_ + 1 : close]
     changed = 0
     if comm != tr.raw_comm:
         tr.raw_comm, tr.comm = comm, comm.decode("utf-8", "replace")

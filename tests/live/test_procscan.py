@@ -60,6 +60,10 @@ class Both:
         if not self.py_gone:
             r = _account(self.py, data, set(allowed), now)
             self.py_gone = r < 0
+            ref = sm._parse_stat(data)  # _account parses inline: the same rules as the parser
+            assert (ref is None) == (r < 0)
+            if ref is not None:
+                assert (self.py.comm, self.py.cpu) == (ref[0].decode("utf-8", "replace"), ref[3])
             t = self.py
             states.append(("gone",) if r < 0 else (r, t.comm, t.cpu, t.pct, t.migrations, t.allowed, t.seen))
         if not self.c_gone:
