@@ -22,13 +22,9 @@ def _umask() -> int:
     return old
 
 
-def write_atomic(path: str, text: str, *, force: bool = False, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically. Refuses to overwrite without ``force``; one-line errors.
-
-    The file gets ``mode`` (e.g. 0o755 for scripts), else what a plain ``open(path, "w")`` would give (0o666 less
-    the umask): mkstemp's private 0o600 would surprise users handing rank files to a service account."""
-    if not path or not str(path).strip():
-        raise OmpvizError("empty output path: give a file name, e.g. -o launch.sh")
+def check_writable(path: str, *, force: bool = False) -> tuple[str, str]:
+    """(expanded path, its directory) when ``path`` may be written: not a directory, not an existing file without
+    ``force``, in a directory that exists. Otherwise one OmpvizError line saying so (the rules of every writer)."""
     path = os.path.expanduser(path)
     if os.path.isdir(path):
         raise OmpvizError(f"{path}: is a directory; give a file name")
@@ -37,6 +33,17 @@ def write_atomic(path: str, text: str, *, force: bool = False, mode: int | None 
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OmpvizError(f"{path}: directory {directory} does not exist")
+    return path, directory
+
+
+def write_atomic(path: str, text: str, *, force: bool = False, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` atomically. Refuses to overwrite without ``force``; one-line errors.
+
+    The file gets ``mode`` (e.g. 0o755 for scripts), else what a plain ``open(path, "w")`` would give (0o666 less
+    the umask): mkstemp's private 0o600 would surprise users handing rank files to a service account."""
+    if not path or not str(path).strip():
+        raise OmpvizError("empty output path: give a file name, e.g. -o launch.sh")
+    path, directory = check_writable(path, force=force)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".ompviz-", suffix=".tmp", dir=directory)

@@ -69,16 +69,9 @@ def check_screenshot_path(path: str, *, force: bool) -> None:
 
     Same rules and words as every other writer of ompviz (``write_atomic``: export/dump/plan -o), which checks
     again at the end so a file that appears meanwhile is still not overwritten."""
-    import os
+    from ompviz.fileio import check_writable
 
-    full = os.path.expanduser(path)
-    if os.path.isdir(full):
-        raise OmpvizError(f"{full}: is a directory; give a file name")
-    if os.path.exists(full) and not force:
-        raise OmpvizError(f"{full}: already exists; use --force to overwrite it")
-    directory = os.path.dirname(os.path.abspath(full))
-    if not os.path.isdir(directory):
-        raise OmpvizError(f"{full}: directory {directory} does not exist")
+    check_writable(path, force=force)
 
 
 def screenshot(app, path: str, size: tuple[int, int], *, force: bool = False) -> None:
