@@ -681,3 +681,36 @@ async def test_partial_repaints_leave_no_stale_line():
         app.screen.refresh()
         await pilot.pause()
         assert app.export_screenshot() == incremental
+
+
+@sync
+async def test_theme_change_repaints_line_widgets_in_the_new_colours():
+    """The line widgets keep their component styles between repaints (component_style); a theme change must still
+    reach every line they draw: the map's header, the tables' header, the tab bar, the legend."""
+    from ompviz.tui.widgets.panels import TabBar, WorkerTable
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2))
+    async with app.run_test(size=SIZE) as pilot:
+        app.theme = "textual-dark"
+        await pilot.pause()
+        widgets = (app.query_one(TopologyMap), app.query_one(WorkerTable), app.query_one(TabBar))
+        names = ("topomap--header", "linetable--header", "tabbar--active")
+
+        def drawn():
+            out = []
+            for w, name in zip(widgets, names, strict=True):
+                strip = w.render_line(0)
+                styles = {seg.style for seg in strip if seg.text.strip()}
+                out.append((w.get_component_rich_style(name), styles))
+            return out
+
+        before = drawn()
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = drawn()
+        for (old_want, old_styles), (new_want, new_styles) in zip(before, after, strict=True):
+            assert old_want != new_want  # the themes differ in these colours
+            assert any(s.color == old_want.color for s in old_styles)  # and the first drawing had the old one
+            # what is drawn now carries the new theme's colour, not the old one
+            assert any(s.color == new_want.color for s in new_styles)
+            assert not any(s.color == old_want.color for s in new_styles if old_want.color != new_want.color)
