@@ -398,6 +398,12 @@ class ExitStatus:
 class WorkerProcess:
     """One running worker: its Popen, reader threads and parsed output."""
 
+    # status() learns of an exit from waitid(), which reports a process only once its thread group is empty: its
+    # /proc/PID/task then holds at most the zombie leader (one entry; none once reaped). So a caller that has just
+    # counted two or more threads there knows status() would have said "running" at that moment, and may skip the
+    # syscall for that sample (the sampler does; tests/live/test_live_status_shortcut.py).
+    exit_needs_single_task = True
+
     def __init__(self, worker: Worker, popen: subprocess.Popen, output: OutputState, readers: list[threading.Thread]):
         self.worker = worker
         self.rank = worker.rank

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 from ompviz.cpuset import CpuSet, parse_list
-from ompviz.live.launcher import OutputSnapshot, WorkerProcess
+from ompviz.live.launcher import ExitStatus, OutputSnapshot, WorkerProcess
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # CPU% needs a window of many clock ticks: utime/stime move in 1/CLK_TCK steps (10 ms), so over one 50 ms interval a
@@ -602,6 +602,40 @@ def _thread_sample(tid, name, omp, cpu, pct, allowed, migrations, seen, reported
     return o
 
 
+(_ws_rank, _ws_pid, _ws_alive, _ws_code, _ws_signal, _ws_stopped, _ws_tput, _ws_team, _ws_threads, _ws_reports) = (
+    getattr(WorkerSample, f.name).__set__ for f in fields(WorkerSample)
+)  # unpacking fails at import if WorkerSample gains a field: extend _worker_sample below with it
+(_s_seq, _s_time, _s_workers, _s_util) = (getattr(Sample, f.name).__set__ for f in fields(Sample))  # same for Sample
+
+
+def _worker_sample(
+    rank, pid, alive, exit_code, exit_signal, stopped, throughput, team_size, threads, omp_reports
+) -> WorkerSample:
+    """WorkerSample(...) without the frozen __init__, as :func:`_thread_sample` (once per worker and sample)."""
+    o = _new(WorkerSample)
+    _ws_rank(o, rank)
+    _ws_pid(o, pid)
+    _ws_alive(o, alive)
+    _ws_code(o, exit_code)
+    _ws_signal(o, exit_signal)
+    _ws_stopped(o, stopped)
+    _ws_tput(o, throughput)
+    _ws_team(o, team_size)
+    _ws_threads(o, threads)
+    _ws_reports(o, omp_reports)
+    return o
+
+
+def _sample_obj(seq, time, workers, cpu_util) -> Sample:
+    """Sample(...) without the frozen __init__, as :func:`_thread_sample` (once per sample)."""
+    o = _new(Sample)
+    _s_seq(o, seq)
+    _s_time(o, time)
+    _s_workers(o, workers)
+    _s_util(o, cpu_util)
+    return o
+
+
 _EMPTY = CpuSet()
 
 
@@ -725,6 +759,10 @@ class Sampler:
         self._nat = nat
         self.native = nat is not None
         self.procs = list(procs)
+        # compiled path: per worker, whether status() may be skipped while the scan counts >= 2 threads (see
+        # WorkerProcess.exit_needs_single_task), and its exit status once known (final for those workers)
+        self._quick = [getattr(p, "exit_needs_single_task", False) is True for p in self.procs]
+        self._ended: list[ExitStatus | None] = [None] * len(self.procs)
         self.interval = interval
         self.on_sample = on_sample
         # A rate report older than this is stale (thread stopped reporting): 4 kernel intervals or 2 samples.
@@ -749,7 +787,6 @@ class Sampler:
             self._stat_fd = None
         self._cpu_times = _CpuTimes(nat) if nat is not None and self._stat_fd is not None else None
         self._batch_state: _Batch | None = None  # compiled path: ps_sample's arguments
-        self._batch_times: dict[int, tuple[int, int]] | None = None  # /proc/stat as ps_sample read it
         # /proc/stat readings (time, per-CPU ticks); per-CPU utilisation spans CPU_WINDOW s or more, as per thread
         self._cpu_hist: deque = deque([(time.monotonic(), self._read_cpu_times())])
 
@@ -984,73 +1021,6 @@ class Sampler:
             got.append(tid)
         return changed
 
-    def _batch(self, procs: Sequence[WorkerProcess], sts: list) -> None:
-        """Compiled path: the count check + reading of every running worker's listed threads, and /proc/stat, in
-        one C call (ps_sample); each worker's result goes to ``pt.scanned`` (see :meth:`_read_threads`)."""
-        pts = []
-        for p, st in zip(procs, sts, strict=True):
-            if st is None:
-                pt = self._track(p.pid)
-                if pt.dir_fd < 0:
-                    try:
-                        pt.dir_fd = os.open(f"/proc/{p.pid}/task", os.O_RDONLY | os.O_DIRECTORY)
-                    except OSError:  # gone: ps_sample asks for a listing, which finds no threads
-                        pass
-                pt.prep_changed = self._prep_c(p.pid, pt.tbl, pt.tids) if pt.tids else False
-                pts.append(pt)
-        # what ps_sample's arguments depend on: slots taken/freed (version), a new listing, the directory fd
-        key = tuple((pt.tbl.version, pt.tids, pt.dir_fd) for pt in pts)
-        b = self._batch_state
-        if b is None or b.key != key:
-            b = self._batch_state = _Batch(key, self._nat, pts, self._stat_fd, self._cpu_times)
-        self._nat.lib.ps_sample(b.ref)
-        for pt, r in zip(pts, b.result, strict=False):  # result has room for at least one
-            pt.scanned = r
-        self._batch_times = None if b.statfd < 0 else b.times()
-
-    def _threads_c(self, pt: _ProcTrack, tb: _Table, out: OutputSnapshot, now: float, changed: bool):
-        key = (out.affinity, out.kernel_threads)
-        if changed or pt.out_key != key:
-            pt.out_key = key
-            slot, allowed = tb.slot, tb.allowed
-            ident = pt.ident = map_omp_threads(tb.pid, out, {t: allowed[slot[t]] for t in pt.order})
-            pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
-            pt.order_slots = [slot[t] for t in pt.order]
-        ident = pt.ident
-        rates = self._fresh_rates(pt, out.rates, now)
-        cap = tb.cap
-        cpus, pcts, migs = tb.out_cpu[:cap], tb.out_pct[:cap], tb.out_mig[:cap]
-        tids, comm, allowed, seen = tb.tid, tb.comm, tb.allowed, tb.seen
-        res = []
-        append = res.append
-        # _thread_sample inlined (one call less per thread and sample); the slots are set as there
-        new = _new
-        for sl in pt.order_slots:
-            tid = tids[sl]
-            cpu = cpus[sl]
-            omp = ident.get(tid)
-            o = new(ThreadSample)
-            _ts_tid(o, tid)
-            _ts_name(o, comm[sl])
-            _ts_cpu(o, None if cpu < 0 else cpu)
-            _ts_pct(o, pcts[sl])
-            _ts_allowed(o, allowed[sl])
-            _ts_mig(o, migs[sl])
-            _ts_seen(o, seen[sl])
-            if omp is None:
-                _ts_omp(o, None)
-                _ts_rep(o, None)
-                _ts_place(o, None)
-                _ts_ips(o, None)
-            else:
-                th = omp[0]
-                _ts_omp(o, th)
-                _ts_rep(o, omp[1])
-                _ts_place(o, omp[2])
-                _ts_ips(o, rates.get(th))
-            append(o)
-        return tuple(res)
-
     def _fresh_rates(self, pt: _ProcTrack, rates: tuple, now: float) -> dict[int, float]:
         """OpenMP thread -> iterations/s of the reports not older than ``rate_max_age``. The dict of all of them is
         kept while the snapshot hands out the same reports: when the oldest is fresh, all are; when the newest is
@@ -1076,11 +1046,10 @@ class Sampler:
                 pt.tasks = pt.tbl.slot  # membership (tid -> slot) for the listing logic shared with Python
         return pt
 
-    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float, batched: bool) -> tuple[ThreadSample, ...]:
+    def _threads(self, p: WorkerProcess, out: OutputSnapshot, now: float) -> tuple[ThreadSample, ...]:
+        """The pure-Python path's threads of one worker (the compiled path's are built in :meth:`_sample_c`)."""
         pt = self._track(p.pid)
-        changed = self._read_threads(p.pid, pt, pt.scanned if batched else None)
-        if pt.tbl is not None:
-            return self._threads_c(pt, pt.tbl, out, now, changed)
+        changed = self._read_threads(p.pid, pt)
         tasks = pt.tasks
         key = (out.affinity, out.kernel_threads)  # == compares element identity first: cheap when unchanged
         if changed or pt.out_key != key:
@@ -1105,21 +1074,159 @@ class Sampler:
             res.append(ts)
         return tuple(res)
 
+    def _sample_c(self) -> Sample:
+        """:meth:`_sample` on the compiled path, with the common case inline (every Python call and object touched
+        per sample costs cache misses: the busy workers evict the sampler's caches between samples).
+
+        A worker whose status() may be skipped (``_quick``) is scanned without asking it first; it is asked only
+        when the scan did not just count two or more threads in its task directory (a zombie's holds one)."""
+        now = time.monotonic()
+        procs = self.procs
+        ended, quick, tracks = self._ended, self._quick, self._procs
+        sts: list[ExitStatus | None] = []
+        pts: list[_ProcTrack] = []
+        for i, p in enumerate(procs):
+            st = ended[i]
+            if st is None and not quick[i]:
+                st = p.status()
+            sts.append(st)
+            if st is None:  # what ps_sample needs: the task directory open, the slots to read
+                pt = tracks.get(p.pid) or self._track(p.pid)
+                if pt.dir_fd < 0:
+                    try:
+                        pt.dir_fd = os.open(f"/proc/{p.pid}/task", os.O_RDONLY | os.O_DIRECTORY)
+                    except OSError:  # gone: ps_sample asks for a listing, which finds no threads
+                        pass
+                tb, tids = pt.tbl, pt.tids
+                if not tids or (tb.scan_for[0] is tids and tb.scan_for[1] == tb.version):
+                    pt.prep_changed = False  # _prep_c's reuse check inlined
+                else:
+                    pt.prep_changed = self._prep_c(p.pid, tb, tids)
+                pts.append(pt)
+        # what ps_sample's arguments depend on: slots taken/freed (version), a new listing, the directory fd
+        key = tuple([(pt.tbl.version, pt.tids, pt.dir_fd) for pt in pts])
+        b = self._batch_state
+        if b is None or b.key != key:
+            b = self._batch_state = _Batch(key, self._nat, pts, self._stat_fd, self._cpu_times)
+        self._nat.lib.ps_sample(b.ref)
+        for pt, r in zip(pts, b.result, strict=False):  # result has room for at least one
+            pt.scanned = r
+        times = b.times() if b.statfd >= 0 else self._read_cpu_times()
+
+        workers = []
+        alive: set[int] = set()
+        max_age = self.rate_max_age
+        out_cache = self._out_cache
+        k = 0
+        for i, p in enumerate(procs):
+            st = sts[i]
+            pid = p.pid
+            out = p.output.snapshot()
+            threads: tuple[ThreadSample, ...] = ()
+            ips: list[float] = []
+            if st is None:
+                pt = pts[k]
+                k += 1
+                r = pt.scanned
+                if quick[i] and (r < 0 or len(pt.tids) < 2):  # the scan did not see it running: ask
+                    st = ended[i] = p.status()
+            if st is None:
+                alive.add(pid)
+                tb = pt.tbl
+                # _read_threads' common case inline: every listed thread read, nothing new, rebound or gone
+                changed = False if r == 0 and not pt.prep_changed else self._read_threads(pid, pt, r)
+                # OpenMP identification and display order, redone only when threads or the runtime's reports changed
+                okey = (out.affinity, out.kernel_threads)
+                if changed or pt.out_key != okey:
+                    pt.out_key = okey
+                    slot, allowed = tb.slot, tb.allowed
+                    ident = pt.ident = map_omp_threads(pid, out, {t: allowed[slot[t]] for t in pt.order})
+                    pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
+                    pt.order_slots = [slot[t] for t in pt.order]
+                ident = pt.ident
+                rt = out.rates
+                if rt is pt.rates_src and now - pt.rates_span[0] <= max_age:
+                    rates = pt.rates_all  # _fresh_rates' common case
+                else:
+                    rates = self._fresh_rates(pt, rt, now)
+                cap = tb.cap
+                cpus, pcts, migs = tb.out_cpu[:cap], tb.out_pct[:cap], tb.out_mig[:cap]
+                tids, comm, allowed, seen = tb.tid, tb.comm, tb.allowed, tb.seen
+                res = []
+                append = res.append
+                new = _new
+                for sl in pt.order_slots:  # _thread_sample inlined, the slots set as there
+                    tid = tids[sl]
+                    cpu = cpus[sl]
+                    omp = ident.get(tid)
+                    o = new(ThreadSample)
+                    _ts_tid(o, tid)
+                    _ts_name(o, comm[sl])
+                    _ts_cpu(o, None if cpu < 0 else cpu)
+                    _ts_pct(o, pcts[sl])
+                    _ts_allowed(o, allowed[sl])
+                    _ts_mig(o, migs[sl])
+                    _ts_seen(o, seen[sl])
+                    if omp is None:
+                        _ts_omp(o, None)
+                        _ts_rep(o, None)
+                        _ts_place(o, None)
+                        _ts_ips(o, None)
+                    else:
+                        th = omp[0]
+                        _ts_omp(o, th)
+                        _ts_rep(o, omp[1])
+                        _ts_place(o, omp[2])
+                        v = rates.get(th)
+                        _ts_ips(o, v)
+                        if v is not None:
+                            ips.append(v)  # in thread order, as [t.ips for t in threads if ...] in _sample
+                    append(o)
+                threads = tuple(res)
+            else:
+                okey = (out.affinity, out.kernel_threads)
+            cached = out_cache.get(pid)
+            if cached is None or cached[0] != okey:
+                cached = out_cache[pid] = (okey, _team_size(out), _omp_reports(pid, out))
+            workers.append(
+                _worker_sample(
+                    p.rank,
+                    pid,
+                    st is None,
+                    None if st is None else st.code,
+                    None if st is None else st.signal,
+                    st is not None and p.stopped_by_ompviz,
+                    sum(ips) if ips else None,
+                    cached[1],
+                    threads,
+                    cached[2],
+                )
+            )
+        if len(tracks) != len(alive):
+            for gone in [q for q in tracks if q not in alive]:  # exited: close its threads' fds
+                self._forget_proc(gone)
+        hist = self._cpu_hist
+        hist.append((time.monotonic(), times))
+        while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
+            hist.popleft()
+        seq = self._seq
+        self._seq = seq + 1
+        return _sample_obj(seq, now - self._t0, tuple(workers), cpu_util(hist[0][1], times))
+
     def _sample(self) -> Sample:
+        if self._nat is not None:
+            return self._sample_c()
         now = time.monotonic()
         workers = []
         alive: set[int] = set()
         procs = self.procs
         sts = [p.status() for p in procs]
-        native = self._nat is not None
-        if native:
-            self._batch(procs, sts)
         for p, st in zip(procs, sts, strict=True):
             out = p.output.snapshot()
             threads: tuple[ThreadSample, ...] = ()
             if st is None:
                 alive.add(p.pid)
-                threads = self._threads(p, out, now, native)
+                threads = self._threads(p, out, now)
             ips = [t.ips for t in threads if t.ips is not None]
             key = (out.affinity, out.kernel_threads)
             cached = self._out_cache.get(p.pid)
@@ -1141,8 +1248,7 @@ class Sampler:
             )
         for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
             self._forget_proc(pid)
-        times = self._batch_times if self._batch_times is not None else self._read_cpu_times()
-        self._batch_times = None
+        times = self._read_cpu_times()
         hist = self._cpu_hist
         hist.append((time.monotonic(), times))
         while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
