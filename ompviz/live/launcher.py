@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ompviz.cpuset import CpuSet, parse_list
 from ompviz.errors import OmpvizError
@@ -281,6 +281,10 @@ def _rates(ips: Sequence[float], t: float) -> tuple[Rate, ...]:
 
 
 _RATES_IPS = "ompviz-rates ips="
+(_snap_aff, _snap_kern, _snap_rates, _snap_tail) = (
+    getattr(OutputSnapshot, f.name).__set__ for f in fields(OutputSnapshot)
+)
+# (unpacking fails at import if OutputSnapshot gains a field: set it in OutputState.snapshot too)
 
 
 class OutputState:
@@ -297,7 +301,9 @@ class OutputState:
         self._ips: tuple[tuple[float, ...], float] = ((), 0.0)  # latest rate report: (ips per thread, time)
         self._tail: deque[str] = deque(maxlen=tail)
         self._snap: OutputSnapshot | None = None  # None: something changed since the last snapshot
-        self._parts: tuple = ((), (), ())  # (affinity, kernel_threads, rates) of the last snapshot
+        self._parts: tuple = ((), (), (), ())  # (affinity, kernel_threads, rates, tail) of the last snapshot
+        self._kernel_fed = False  # a kernel line came since the last snapshot (kernel_threads to compare again)
+        self._tail_fed = False  # a tail line came since the last snapshot
         self._rates_of = self._ips  # the report those rates were built from
 
     def feed(self, line: str) -> None:
@@ -327,6 +333,7 @@ class OutputState:
                 )
                 with self._lock:
                     self._kernel[th] = kt
+                    self._kernel_fed = True
                     self._snap = None
                 return
         elif line.startswith("ompviz-done "):
@@ -342,6 +349,7 @@ class OutputState:
                 return
         with self._lock:
             self._tail.append(line)
+            self._tail_fed = True
             self._snap = None
 
     def snapshot(self) -> OutputSnapshot:
@@ -349,17 +357,27 @@ class OutputState:
             snap = self._snap
             if snap is not None:
                 return snap
-            aff, kern, rates = self._parts
+            aff, kern, rates, tail = self._parts
             # keep the parts that did not change as the same tuples (equal content, same object)
             if len(aff) != len(self._affinity) or (aff and aff[-1] is not self._affinity[-1]):
                 aff = tuple(self._affinity)
-            if tuple(self._kernel.values()) != kern:
-                kern = tuple(self._kernel.values())
+            if self._kernel_fed:
+                self._kernel_fed = False
+                if tuple(self._kernel.values()) != kern:
+                    kern = tuple(self._kernel.values())
             if self._rates_of is not self._ips:  # a new report since
                 self._rates_of = self._ips
                 rates = _rates(*self._ips)
-            self._parts = (aff, kern, rates)
-            snap = self._snap = OutputSnapshot(affinity=aff, kernel_threads=kern, rates=rates, tail=tuple(self._tail))
+            if self._tail_fed:
+                self._tail_fed = False
+                tail = tuple(self._tail)
+            self._parts = (aff, kern, rates, tail)
+            # OutputSnapshot(aff, kern, rates, tail) without the frozen __init__ (built at every rate report)
+            snap = self._snap = _new(OutputSnapshot)
+            _snap_aff(snap, aff)
+            _snap_kern(snap, kern)
+            _snap_rates(snap, rates)
+            _snap_tail(snap, tail)
             return snap
 
 

@@ -1027,8 +1027,19 @@ class Sampler:
         stale, none is (a fixed ``now`` minus a later time is never larger)."""
         if rates is not pt.rates_src:
             pt.rates_src = rates
-            pt.rates_all = {r.thread: r.ips for r in rates}
-            pt.rates_span = (min(r.time for r in rates), max(r.time for r in rates)) if rates else (0.0, 0.0)
+            d: dict[int, float] = {}
+            lo = hi = None
+            for r in rates:  # one pass (a new report comes at every kernel interval)
+                d[r.thread] = r.ips
+                t = r.time
+                if lo is None:
+                    lo = hi = t
+                elif t < lo:
+                    lo = t
+                elif t > hi:
+                    hi = t
+            pt.rates_all = d
+            pt.rates_span = (0.0, 0.0) if lo is None else (lo, hi)
         max_age = self.rate_max_age
         oldest, newest = pt.rates_span
         if now - oldest <= max_age:

@@ -159,3 +159,34 @@ def test_fast_constructed_samples_equal_their_round_trip():
     ws = sm._worker_sample(0, 42, True, None, None, False, 3.0, 1, (ts,), ((0, CpuSet([0, 1])),))
     s = sm._sample_obj(5, 1.25, (ws,), (50.0, None))
     assert Sample.from_dict(s.to_dict()) == s
+
+
+def test_output_snapshot_is_complete_and_follows_every_kind_of_line():
+    # OutputState.snapshot builds OutputSnapshot without its __init__ and keeps unchanged parts: after each line,
+    # every field is set, the object equals the dataclass-built one, and each part is what the lines so far say
+    o = launcher.OutputState(tail=2)
+    steps = [
+        ("user 1", "tail", ("user 1",)),
+        ("ompviz-thread thread=1 tid=6 team=2 place=0", "kernel_threads", ((1, 6, 2, 0),)),
+        ("ompviz-rates ips=1.5,2.5", "rates", ((0, 1.5), (1, 2.5))),
+        ("user 2", "tail", ("user 1", "user 2")),
+        ("user 3", "tail", ("user 2", "user 3")),  # the oldest leaves (tail=2)
+        ("ompviz-thread thread=0 tid=5 team=2 place=-1", "kernel_threads", ((1, 6, 2, 0), (0, 5, 2, None))),
+        ("ompviz-affinity pid=9 tid=5 thread=0 team=2 level=1 aff={0,1}", "affinity", ((9, 5, 0, CpuSet([0, 1])),)),
+        ("ompviz-thread thread=1 tid=7 team=2 place=1", "kernel_threads", ((1, 7, 2, 1), (0, 5, 2, None))),
+        ("ompviz-rates ips=4", "rates", ((0, 4.0),)),
+    ]
+    for line, part, want in steps:
+        o.feed(line)
+        snap = o.snapshot()
+        assert snap is o.snapshot()  # the same object while nothing changes
+        vals = {f.name: getattr(snap, f.name) for f in fields(launcher.OutputSnapshot)}
+        assert type(snap) is launcher.OutputSnapshot and snap == launcher.OutputSnapshot(**vals)
+        got = {
+            "tail": snap.tail,
+            "kernel_threads": tuple((k.thread, k.tid, k.team, k.place) for k in snap.kernel_threads),
+            "rates": tuple((r.thread, r.ips) for r in snap.rates),
+            "affinity": tuple((a.pid, a.tid, a.thread, a.affinity) for a in snap.affinity),
+        }[part]
+        assert got == want, line
+    assert snap.tail == ("user 2", "user 3") and len(snap.affinity) == 1
