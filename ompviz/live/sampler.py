@@ -270,12 +270,17 @@ def cpu_util(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int
     if not after:
         return ()
     out: list[float | None] = [None] * (max(after) + 1)
+    get = before.get
     for cpu, (busy, total) in after.items():
-        b0, t0 = before.get(cpu, (None, None))
-        if b0 is None or total - t0 <= 0:
-            out[cpu] = 0.0 if b0 is not None else None
+        prev = get(cpu)
+        if prev is None:
+            continue  # None
+        dt = total - prev[1]
+        if dt <= 0:
+            out[cpu] = 0.0
             continue
-        out[cpu] = min(100.0, max(0.0, 100.0 * (busy - b0) / (total - t0)))
+        x = 100.0 * (busy - prev[0]) / dt
+        out[cpu] = x if 0.0 < x < 100.0 else (0.0 if x <= 0.0 else 100.0)  # min(100, max(0, x)) without 2 calls
     return tuple(out)
 
 
@@ -564,8 +569,7 @@ class _Batch:
             return d
         if n < 0:
             return {}
-        busy, total = ct.busy, ct.total
-        return {cpu: (busy[i], total[i]) for i, cpu in enumerate(ct.cpu[:n])}
+        return dict(zip(ct.cpu[:n], zip(ct.busy[:n], ct.total[:n], strict=True), strict=True))  # as _CpuTimes.take
 
 
 # -- the sampler ----------------------------------------------------------------------------------------------------

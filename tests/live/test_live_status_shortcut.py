@@ -190,3 +190,14 @@ def test_output_snapshot_is_complete_and_follows_every_kind_of_line():
         }[part]
         assert got == want, line
     assert snap.tail == ("user 2", "user 3") and len(snap.affinity) == 1
+
+
+def test_cpu_util_edges_by_hand():
+    before = {0: (10, 100), 1: (50, 100), 3: (0, 0), 5: (0, 0)}
+    after = {0: (20, 100), 1: (40, 110), 2: (5, 10), 3: (30, 20), 5: (1, 4)}
+    # 0: no time passed -> 0.0; 1: busy went back (-10 of +10) -> clamped to 0.0; 2: no earlier reading -> None;
+    # 3: +30 busy of +20 total -> clamped to 100.0; 4: absent -> None; 5: +1 of +4 -> 25.0
+    got = sm.cpu_util(before, after)
+    assert got == (0.0, 0.0, None, 100.0, None, 25.0)
+    assert [type(x) for x in got] == [float, float, type(None), float, type(None), float]
+    assert sm.cpu_util(before, {}) == ()
