@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -382,6 +383,9 @@ def _native() -> _Native | None:
         return None
 
 
+_LITTLE = sys.byteorder == "little"
+
+
 class _Table:
     """One worker's threads in a procscan table: a slot per thread, the per-thread state kept in C; here only what
     the snapshots hand out (comm str, allowed and seen CpuSets), rebuilt when ps_step flags a change."""
@@ -452,6 +456,8 @@ class _Table:
             self.h = None
 
     def _mask(self, buf) -> CpuSet:
+        if _LITTLE:  # the words lowest first, each lowest byte first: the whole mask as one little-endian number
+            return CpuSet.from_mask(int.from_bytes(buf, "little"))
         wb = self.nat.wbits
         return CpuSet.from_mask(sum(w << (wb * i) for i, w in enumerate(buf) if w))
 
@@ -813,13 +819,16 @@ class Sampler:
             self._thread.join()
 
     def _loop(self) -> None:
-        next_at = time.monotonic() + self.interval
-        while not self._stop_lock.acquire(timeout=max(0.0, next_at - time.monotonic())):
-            started = time.monotonic()
-            s = self.sample_once()
+        mono, interval, stop, lock, sample = time.monotonic, self.interval, self._stop_lock, self._lock, self._sample
+        next_at = mono() + interval
+        while not stop.acquire(timeout=max(0.0, next_at - mono())):
+            started = mono()
+            with lock:  # sample_once inlined
+                s = sample()
             if self.on_sample is not None:
                 self.on_sample(s)
-            next_at = max(started + self.interval, time.monotonic())
+            now = mono()
+            next_at = started + interval if started + interval > now else now
 
     def sample_once(self) -> Sample:
         with self._lock:
