@@ -304,6 +304,8 @@ class OutputState:
         self._parts: tuple = ((), (), (), ())  # (affinity, kernel_threads, rates, tail) of the last snapshot
         self._kernel_fed = False  # a kernel line came since the last snapshot (kernel_threads to compare again)
         self._tail_fed = False  # a tail line came since the last snapshot
+        self._ident_fed = False  # an affinity or kernel thread line came since the last snapshot
+        self._last: OutputSnapshot | None = None  # the last snapshot built
         self._rates_of = self._ips  # the report those rates were built from
 
     def feed(self, line: str) -> None:
@@ -333,7 +335,7 @@ class OutputState:
                 )
                 with self._lock:
                     self._kernel[th] = kt
-                    self._kernel_fed = True
+                    self._kernel_fed = self._ident_fed = True
                     self._snap = None
                 return
         elif line.startswith("ompviz-done "):
@@ -345,6 +347,7 @@ class OutputState:
                     self._affinity.append(rep)
                     if len(self._affinity) > 4096:  # a program opening endless new teams: keep the recent ones
                         del self._affinity[:2048]
+                    self._ident_fed = True
                     self._snap = None
                 return
         with self._lock:
@@ -357,28 +360,48 @@ class OutputState:
             snap = self._snap
             if snap is not None:
                 return snap
-            aff, kern, rates, tail = self._parts
-            # keep the parts that did not change as the same tuples (equal content, same object)
-            if len(aff) != len(self._affinity) or (aff and aff[-1] is not self._affinity[-1]):
-                aff = tuple(self._affinity)
-            if self._kernel_fed:
-                self._kernel_fed = False
-                if tuple(self._kernel.values()) != kern:
-                    kern = tuple(self._kernel.values())
-            if self._rates_of is not self._ips:  # a new report since
-                self._rates_of = self._ips
-                rates = _rates(*self._ips)
-            if self._tail_fed:
-                self._tail_fed = False
-                tail = tuple(self._tail)
-            self._parts = (aff, kern, rates, tail)
-            # OutputSnapshot(aff, kern, rates, tail) without the frozen __init__ (built at every rate report)
-            snap = self._snap = _new(OutputSnapshot)
-            _snap_aff(snap, aff)
-            _snap_kern(snap, kern)
-            _snap_rates(snap, rates)
-            _snap_tail(snap, tail)
-            return snap
+            return self._build()
+
+    def sampler_view(self) -> tuple[OutputSnapshot, tuple[tuple[float, ...], float]]:
+        """(a snapshot whose ``affinity`` and ``kernel_threads`` are current, (iterations/s per OpenMP thread of the
+        latest rate report, its monotonic time)) — what the compiled sampler reads every interval. The snapshot is
+        built only when an affinity or kernel line came since the last one (its rates and tail may be older): a
+        rate report comes every kernel interval, and building its Rate objects and a snapshot each time for a
+        reader that needs neither costs more than the rest of the worker's sample."""
+        with self._lock:
+            snap = self._snap
+            if snap is None:
+                snap = self._last
+                if snap is None or self._ident_fed:
+                    snap = self._build()
+            return snap, self._ips
+
+    def _build(self) -> OutputSnapshot:
+        """A snapshot of the current state (the lock held)."""
+        aff, kern, rates, tail = self._parts
+        # keep the parts that did not change as the same tuples (equal content, same object)
+        if len(aff) != len(self._affinity) or (aff and aff[-1] is not self._affinity[-1]):
+            aff = tuple(self._affinity)
+        if self._kernel_fed:
+            self._kernel_fed = False
+            if tuple(self._kernel.values()) != kern:
+                kern = tuple(self._kernel.values())
+        if self._rates_of is not self._ips:  # a new report since
+            self._rates_of = self._ips
+            rates = _rates(*self._ips)
+        if self._tail_fed:
+            self._tail_fed = False
+            tail = tuple(self._tail)
+        self._parts = (aff, kern, rates, tail)
+        # OutputSnapshot(aff, kern, rates, tail) without the frozen __init__ (built at every rate report)
+        snap = self._snap = _new(OutputSnapshot)
+        _snap_aff(snap, aff)
+        _snap_kern(snap, kern)
+        _snap_rates(snap, rates)
+        _snap_tail(snap, tail)
+        self._last = snap
+        self._ident_fed = False
+        return snap
 
 
 def _drain(stream, state: OutputState) -> None:

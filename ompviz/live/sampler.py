@@ -1145,7 +1145,8 @@ class Sampler:
         for i, p in enumerate(procs):
             st = sts[i]
             pid = p.pid
-            out = p.output.snapshot()
+            # affinity / kernel lines current in `out` (its rates may be older); the latest rate report in `rep`
+            out, rep = p.output.sampler_view()
             threads: tuple[ThreadSample, ...] = ()
             ips: list[float] = []
             if st is None:
@@ -1168,11 +1169,13 @@ class Sampler:
                     pt.order.sort(key=lambda t: (t not in ident, ident[t][0] if t in ident else 0, t))
                     pt.order_slots = [slot[t] for t in pt.order]
                 ident = pt.ident
-                rt = out.rates
-                if rt is pt.rates_src and now - pt.rates_span[0] <= max_age:
-                    rates = pt.rates_all  # _fresh_rates' common case
-                else:
-                    rates = self._fresh_rates(pt, rt, now)
+                # _fresh_rates on the report itself: its Rate objects would be (thread i, rep[0][i], rep[1]), one
+                # time for all, so they are all fresh or all stale
+                if rep is not pt.rates_src:
+                    pt.rates_src = rep
+                    pt.rates_all = dict(enumerate(rep[0]))
+                    pt.rates_span = (rep[1], rep[1]) if rep[0] else (0.0, 0.0)
+                rates = pt.rates_all if now - pt.rates_span[0] <= max_age else {}
                 cap = tb.cap
                 cpus, pcts, migs = tb.out_cpu[:cap], tb.out_pct[:cap], tb.out_mig[:cap]
                 tids, comm, allowed, seen = tb.tid, tb.comm, tb.allowed, tb.seen

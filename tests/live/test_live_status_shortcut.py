@@ -201,3 +201,28 @@ def test_cpu_util_edges_by_hand():
     assert got == (0.0, 0.0, None, 100.0, None, 25.0)
     assert [type(x) for x in got] == [float, float, type(None), float, type(None), float]
     assert sm.cpu_util(before, {}) == ()
+
+
+def test_sampler_view_has_current_identification_lines_and_the_latest_report():
+    # after every line: the view's affinity and kernel_threads are those of a full snapshot taken now, and its
+    # report is that snapshot's rates as (ips per thread, time); a report alone builds no new snapshot
+    o = launcher.OutputState()
+    lines = [
+        "ompviz-rates ips=1,2",
+        "ompviz-thread thread=0 tid=5 team=2 place=0",
+        "ompviz-rates ips=3,4",
+        "ompviz-affinity pid=9 tid=6 thread=1 team=2 level=1 aff={1}",
+        "user line",
+        "ompviz-thread thread=1 tid=6 team=2 place=1",
+        "ompviz-rates ips=5",
+    ]
+    for line in lines:
+        o.feed(line)
+        before = o._last
+        view, (ips, t) = o.sampler_view()
+        if before is not None and line.startswith(("ompviz-rates", "user")):
+            assert view is before  # nothing the identification reads changed
+        full = o.snapshot()
+        assert (view.affinity, view.kernel_threads) == (full.affinity, full.kernel_threads), line
+        assert tuple((r.thread, r.ips, r.time) for r in full.rates) == tuple((i, v, t) for i, v in enumerate(ips))
+    assert [k.tid for k in view.kernel_threads] == [5, 6] and ips == (5.0,)
