@@ -679,6 +679,7 @@ class _ProcTrack:
     order_slots: list[int] = field(default_factory=list)  # compiled path: ``order`` as slots
     prep_changed: bool = False  # compiled path: a listed thread could not be opened before ps_sample
     scanned: int = -2  # compiled path: ps_sample's result for this worker in the current sample
+    listed: bool = False  # compiled path: the task directory was listed in this sample before ps_sample
     rates_src: tuple | None = None  # the rate reports rates_all was made from
     rates_all: dict[int, float] = field(default_factory=dict)
     rates_span: tuple[float, float] = (0.0, 0.0)  # (oldest, newest) report time
@@ -900,10 +901,11 @@ class Sampler:
         except OSError:
             return None
 
-    def _read_threads(self, pid: int, pt: _ProcTrack, scanned: int | None = None) -> bool:
+    def _read_threads(self, pid: int, pt: _ProcTrack, scanned: int | None = None, listed: bool = False) -> bool:
         """Read every thread's stat and allowed set into its track (the tids read go to ``pt.order`` when something
         changed). Returns whether the set of threads or any allowed set changed (identification to redo).
-        ``scanned``: ps_sample's result for this worker when the compiled path already counted and read them.
+        ``scanned``: ps_sample's result for this worker when the compiled path already counted and read them;
+        ``listed``: the compiled path listed the task directory in this sample just before (a new worker).
 
         The task directory is listed again only when its thread count changed or a thread could not be read:
         equal count and every known thread still there means no thread came either. A thread that appears after
@@ -924,7 +926,9 @@ class Sampler:
             first = self._collect_c(pt, pt.tbl, scanned, got) or pt.prep_changed
         if first:
             changed = True
-            if not relisted:  # one left: another may have come in its place, list now as a listing would have
+            if not (
+                relisted or listed
+            ):  # one left: another may have come in its place, list now as a listing would have
                 self._read_list(pid, pt, self._relist(pid, pt), got)
                 got = [t for t in got if t in pt.tasks]  # read, then gone before the listing: dropped with it
         if changed:
@@ -1122,6 +1126,12 @@ class Sampler:
                     except OSError:  # gone: ps_sample asks for a listing, which finds no threads
                         pass
                 tb, tids = pt.tbl, pt.tids
+                # no listing yet (a new worker), or none found last time: list now, for ps_sample to count and read
+                # them at once (rather than asking for a listing, reading in a second call, rebuilding its arguments)
+                pt.listed = not tids
+                if pt.listed:
+                    self._relist(p.pid, pt)
+                    tids = pt.tids
                 if not tids or (tb.scan_for[0] is tids and tb.scan_for[1] == tb.version):
                     pt.prep_changed = False  # _prep_c's reuse check inlined
                 else:
@@ -1159,7 +1169,7 @@ class Sampler:
                 alive.add(pid)
                 tb = pt.tbl
                 # _read_threads' common case inline: every listed thread read, nothing new, rebound or gone
-                changed = False if r == 0 and not pt.prep_changed else self._read_threads(pid, pt, r)
+                changed = False if r == 0 and not pt.prep_changed else self._read_threads(pid, pt, r, pt.listed)
                 # OpenMP identification and display order, redone only when threads or the runtime's reports changed
                 okey = (out.affinity, out.kernel_threads)
                 if changed or pt.out_key != okey:
