@@ -587,7 +587,9 @@ class _Batch:
 # allowed set or the seen CPUs change, and the OpenMP identification + display order are recomputed only when the
 # thread set, an allowed set or the runtime's reports changed. The compiled path (procscan.c) does the reads and the
 # per-thread accounting for all workers and /proc/stat in one ctypes call per sample (a call costs tens of us with
-# cold caches); what stays in Python per thread is building its ThreadSample.
+# cold caches); what stays in Python per thread is building its ThreadSample. Per worker, status() (a waitid) is
+# skipped while that call just counted two or more threads (see WorkerProcess.exit_needs_single_task), and the
+# runtime's output is read through OutputState.sampler_view (no snapshot built per rate report).
 _new = object.__new__
 (_ts_tid, _ts_name, _ts_omp, _ts_cpu, _ts_pct, _ts_allowed, _ts_mig, _ts_seen, _ts_rep, _ts_place, _ts_ips) = (
     getattr(ThreadSample, f.name).__set__ for f in fields(ThreadSample)
@@ -926,9 +928,9 @@ class Sampler:
             first = self._collect_c(pt, pt.tbl, scanned, got) or pt.prep_changed
         if first:
             changed = True
-            if not (
-                relisted or listed
-            ):  # one left: another may have come in its place, list now as a listing would have
+            # one left: another may have come in its place, list now as a listing would have (not when the listing
+            # was made in this sample, just before the reading)
+            if not (relisted or listed):
                 self._read_list(pid, pt, self._relist(pid, pt), got)
                 got = [t for t in got if t in pt.tasks]  # read, then gone before the listing: dropped with it
         if changed:
