@@ -209,23 +209,6 @@ def _is_num(b: bytes) -> bool:
     return b.isdigit() and len(b) <= 18
 
 
-def read_task(pid: int, tid: int) -> tuple[TaskStat, CpuSet] | None:
-    """stat + allowed set of one thread; None when it vanished meanwhile."""
-    try:
-        fd = os.open(f"/proc/{pid}/task/{tid}/stat", os.O_RDONLY)
-        try:
-            data = os.read(fd, 4096)
-        finally:
-            os.close(fd)
-        allowed = os.sched_getaffinity(tid)
-    except OSError:  # ENOENT/ESRCH: it ended meanwhile; EACCES: changing credentials
-        return None
-    st = parse_task_stat(data)
-    if st is None:
-        return None
-    return st, CpuSet(allowed)
-
-
 def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
     """/proc/stat -> {cpu id: (busy ticks, total ticks)}. total = user..steal (guest time is already inside user);
     idle and iowait are not busy."""
@@ -283,13 +266,6 @@ def cpu_util(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int
         x = 100.0 * (busy - prev[0]) / dt
         out[cpu] = x if 0.0 < x < 100.0 else (0.0 if x <= 0.0 else 100.0)  # min(100, max(0, x)) without 2 calls
     return tuple(out)
-
-
-def list_tasks(pid: int) -> list[int]:
-    try:
-        return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return []
 
 
 def map_omp_threads(
@@ -1241,6 +1217,12 @@ class Sampler:
                     cached[2],
                 )
             )
+        return self._finish(now, workers, alive, times)
+
+    def _finish(self, now: float, workers: list[WorkerSample], alive: set[int], times: dict) -> Sample:
+        """Both paths' end of a sample: forget the workers that exited, per-CPU utilisation over CPU_WINDOW s or
+        more of /proc/stat readings, the Sample."""
+        tracks = self._procs
         if len(tracks) != len(alive):
             for gone in [q for q in tracks if q not in alive]:  # exited: close its threads' fds
                 self._forget_proc(gone)
@@ -1285,17 +1267,7 @@ class Sampler:
                     omp_reports=cached[2],
                 )
             )
-        for pid in [q for q in self._procs if q not in alive]:  # exited: close its threads' fds
-            self._forget_proc(pid)
-        times = self._read_cpu_times()
-        hist = self._cpu_hist
-        hist.append((time.monotonic(), times))
-        while len(hist) > 2 and hist[-1][0] - hist[1][0] >= CPU_WINDOW:
-            hist.popleft()
-        util = cpu_util(hist[0][1], times)
-        s = Sample(seq=self._seq, time=now - self._t0, workers=tuple(workers), cpu_util=util)
-        self._seq += 1
-        return s
+        return self._finish(now, workers, alive, self._read_cpu_times())
 
 
 def _omp_reports(pid: int, out: OutputSnapshot) -> tuple[tuple[int, CpuSet], ...]:
