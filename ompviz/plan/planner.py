@@ -248,12 +248,7 @@ def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int
     def go(idx: list[int], ranks: list[int], lv: int) -> bool:
         while lv < len(levels):
             keys, strict = levels[lv]
-            # The grouping of a domain does not depend on q: computed once for all the tries of the binary search.
-            # At one level the domains are disjoint, so (level, first unit) names one domain.
-            mk = (lv, idx[0])
-            groups = memo.get(mk)
-            if groups is None:
-                groups = memo[mk] = _groups(idx, keys)
+            groups = _level_groups(idx, keys, lv, memo)
             if len(groups) > 1:
                 counts = _shares_memo(len(ranks), groups, q, memo)
                 if counts is None:
@@ -275,6 +270,17 @@ def _spread_try(units: _Units, n: int, q: int, memo: dict) -> dict[int, list[int
     return out if go(list(range(len(units))), list(range(n)), 0) else None
 
 
+def _level_groups(idx: list[int], keys, lv: int, memo: dict) -> list[list[int]]:
+    """_groups(idx, keys) of the domain ``idx`` at level ``lv``. The grouping of a domain does not depend on q: it
+    is computed once for all the tries of the binary search. At one level the domains are disjoint, so (level,
+    first unit) names one domain."""
+    mk = (lv, idx[0])
+    groups = memo.get(mk)
+    if groups is None:
+        groups = memo[mk] = _groups(idx, keys)
+    return groups
+
+
 def _spread_fits(units: _Units, n: int, q: int, memo: dict) -> bool:
     """Whether _spread_try(units, n, q) succeeds, without building the split: feasibility depends only on how
     many ranks each domain gets (the same _shares counts), not on which ones."""
@@ -283,10 +289,7 @@ def _spread_fits(units: _Units, n: int, q: int, memo: dict) -> bool:
     def fits(idx: list[int], nranks: int, lv: int) -> bool:
         while lv < len(levels):
             keys, strict = levels[lv]
-            mk = (lv, idx[0])
-            groups = memo.get(mk)
-            if groups is None:
-                groups = memo[mk] = _groups(idx, keys)
+            groups = _level_groups(idx, keys, lv, memo)
             if len(groups) > 1:
                 counts = _shares_memo(nranks, groups, q, memo)
                 if counts is None:
