@@ -14,6 +14,7 @@ from rich.style import Style
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -21,6 +22,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
+from ompviz.tui.widgets.scrollbar import LineScrollBar
 
 # Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
 # reuse colours (the legend says which ranks share one).
@@ -105,6 +107,27 @@ class LineScrollView(BaseStyleCache, ScrollView):
         if size == self._size and self._container_size == size - self.styles.gutter.totals:
             return False  # same size, same content box: no Resize, no scrollbar work
         return super()._size_updated(size, virtual_size, container_size, layout)
+
+    # Textual's Widget creates its scrollbars in these two properties; ours are drawn straight into strips.
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        if self._vertical_scrollbar is None:
+            self._vertical_scrollbar = bar = LineScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
+            bar.display = False
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+    @property
+    def horizontal_scrollbar(self) -> ScrollBar:
+        if self._horizontal_scrollbar is None:
+            self._horizontal_scrollbar = bar = LineScrollBar(
+                vertical=False, name="horizontal", thickness=self.scrollbar_size_horizontal
+            )
+            bar.display = False
+            self.app._start_widget(self, bar)
+        return self._horizontal_scrollbar
 
 
 def set_virtual_size_quietly(widget: Widget, size: Size) -> None:

@@ -1,0 +1,113 @@
+"""Scrollbars drawn straight into strips.
+
+Textual draws a scrollbar through its most general path: ``render()`` builds a Rich renderable, a Rich console
+renders it into segments, and the widget style cache pads and styles every line again. That costs ~1 ms per
+scrollbar, and a key press that changes how much a table or a text pane holds repaints its scrollbar: on the
+4,096-PU machine a `+` redrew three of them, ~3 ms of the replan-and-repaint budget (issue 4, bench/bench_replan.py).
+
+``LineScrollBar`` builds the same segments (``ScrollBarRender.render_bar``, the glyphs, colours and mouse actions
+Textual uses) and styles them the way Textual's path does, once per look (size, numbers, colours); anything
+unusual (a custom renderer, borders, padding, tint, opacity, a text selection, transparent scrollbars) takes
+Textual's own path. tests/tui/test_scrollbar.py compares both paths line by line.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.strip import Strip
+
+_BACK = Color.parse("#555555")  # ScrollBarRender's defaults for a style without colours
+_BAR = Color.parse("bright_magenta")
+
+
+class LineScrollBar(ScrollBar):
+    _drawn: tuple | None = None
+    _lines: list[Strip] = []
+
+    def _bar_style(self) -> Style:
+        """The style ScrollBar.render() gives its renderable (same rules, same order)."""
+        styles = self.parent.styles  # type: ignore[union-attr]
+        if self.grabbed:
+            background, color = styles.scrollbar_background_active, styles.scrollbar_color_active
+        elif self.mouse_over:
+            background, color = styles.scrollbar_background_hover, styles.scrollbar_color_hover
+        else:
+            background, color = styles.scrollbar_background, styles.scrollbar_color
+        if background.a < 1:
+            base_background, _ = self.parent.background_colors  # type: ignore[union-attr]
+            background = base_background + background
+        color = background + color
+        return Style.from_color(color.rich_color, background.rich_color)
+
+    def _plain(self) -> bool:
+        """True when Textual's path would add nothing to the bar's own segments but the widget's base style."""
+        styles = self.styles
+        return (
+            self.renderer is ScrollBarRender
+            and self.parent is not None
+            and self.screen.styles.scrollbar_color.a != 0
+            and not any(kind for kind, _ in styles.border)
+            and not any(kind for kind, _ in styles.outline)
+            and styles.padding == (0, 0, 0, 0)
+            and not styles.tint.a
+            and self.opacity == 1.0
+            and styles.text_opacity == 1.0
+            and styles.content_align == ("left", "top")
+            and self.text_selection is None
+            and not (styles.has_rule("hatch") and styles.hatch != "none")
+        )
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        width, height = self.size
+        if not width or not height or not self._plain():
+            return super().render_lines(crop)
+        style = self._bar_style()
+        base = self.visual_style.rich_style
+        window = self.window_size if self.window_size < self.window_virtual_size else 0
+        look = (width, height, ceil(self.window_virtual_size), ceil(window), self.position, self.vertical, style, base)
+        if look != self._drawn:
+            self._lines = self._draw(look)
+            self._drawn = look
+        strips = self._lines[crop.y : crop.bottom]
+        filters = self.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    @staticmethod
+    def _draw(look: tuple) -> list[Strip]:
+        width, height, virtual, window, position, vertical, style, base = look
+        segments = ScrollBarRender.render_bar(
+            size=height if vertical else width,
+            virtual_size=virtual,
+            window_size=window,
+            position=position,
+            thickness=width if vertical else height,
+            vertical=vertical,
+            back_color=style.bgcolor or _BACK,
+            bar_color=style.color or _BAR,
+        ).segments
+        # Textual renders the bar with the widget's style underneath (post_render's _Styled): base + segment style.
+        styled = {}
+        lines: list[Strip] = []
+        if vertical:
+            for seg in segments:
+                strip = styled.get(seg)
+                if strip is None:
+                    strip = styled[seg] = Strip([Segment(seg.text, base + seg.style)], width)
+                lines.append(strip)
+        else:
+            row = [Segment(seg.text, base + seg.style) for seg in segments[:width]]
+            lines = [Strip(row, width)] * height
+        return lines

@@ -1,0 +1,118 @@
+"""LineScrollBar draws what Textual's ScrollBar draws: same text, same styles (colours, reverse, mouse actions in the
+meta), line by line, for vertical and horizontal bars, every thumb position, hover and grab, cropped renders, other
+themes and scrollbar colours. The reference is Textual's own ScrollBar.render_lines on the same widget."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.geometry import Offset, Region, Size
+from textual.scrollbar import ScrollBar
+from textual.strip import Strip
+
+from ompviz.tui.widgets.scrollbar import LineScrollBar
+from ompviz.tui.widgets.topomap import LineScrollView, set_virtual_size_quietly
+
+
+class Pane(LineScrollView):
+    DEFAULT_CSS = "Pane { width: 40; height: 12; overflow: scroll scroll; }"
+
+    def render_line(self, y: int) -> Strip:
+        return Strip.blank(self.scrollable_content_region.width, self.base_style)
+
+
+class Demo(App[None]):
+    CSS = "#thick { scrollbar-size: 3 2; } #coloured { scrollbar-color: red; scrollbar-background: #203040 50%; }"
+
+    def compose(self) -> ComposeResult:
+        yield Pane(id="plain")
+        yield Pane(id="thick")
+        yield Pane(id="coloured")
+
+
+def _cells(strips: list[Strip]) -> list[list[tuple[str, object]]]:
+    """Each line as (character, style) cells: segment boundaries may differ, what the terminal shows may not."""
+    out = []
+    for strip in strips:
+        line = []
+        for seg in Segment.simplify(list(strip)):
+            line.extend((ch, seg.style) for ch in seg.text)
+        out.append(line)
+    return out
+
+
+def _reference(bar: ScrollBar, crop: Region) -> list[Strip]:
+    bar._set_dirty()  # forget Textual's cached lines: render from scratch
+    return ScrollBar.render_lines(bar, crop)
+
+
+def _check(bar: LineScrollBar) -> int:
+    width, height = bar.size
+    crops = [Region(0, 0, width, height)]  # what the compositor asks: parts of the bar, never beyond it
+    if height > 2:
+        crops.append(Region(0, 1, width, height - 2))
+    if width > 2:
+        crops.append(Region(1, 0, width - 2, height))
+    for crop in crops:
+        assert _cells(LineScrollBar.render_lines(bar, crop)) == _cells(_reference(bar, crop)), (bar.vertical, crop)
+    return len(crops)
+
+
+def test_line_scrollbar_matches_textual_scrollbar():
+    async def run() -> int:
+        app = Demo()
+        checked = 0
+        async with app.run_test(size=(130, 14)) as pilot:
+            await pilot.pause()
+            for pane in app.query(Pane):
+                for virtual in (Size(41, 13), Size(80, 30), Size(300, 500), Size(39, 11)):
+                    set_virtual_size_quietly(pane, virtual)
+                    await pilot.pause()
+                    for frac in (0.0, 0.13, 0.5, 0.77, 1.0):
+                        pane.scroll_to(pane.max_scroll_x * frac, pane.max_scroll_y * frac, animate=False)
+                        await pilot.pause()
+                        for bar in (pane.vertical_scrollbar, pane.horizontal_scrollbar):
+                            assert isinstance(bar, LineScrollBar)
+                            assert bar.display and bar.size, "the demo shows both bars"
+                            assert bar._plain()
+                            checked += _check(bar)
+                            bar.mouse_over = True
+                            checked += _check(bar)
+                            bar.grabbed = Offset(0, 0)
+                            checked += _check(bar)
+                            bar.grabbed, bar.mouse_over = None, False
+            app.theme = "textual-light"
+            await pilot.pause()
+            for pane in app.query(Pane):
+                for bar in (pane.vertical_scrollbar, pane.horizontal_scrollbar):
+                    checked += _check(bar)
+        return checked
+
+    assert asyncio.run(run()) > 500
+
+
+def test_unusual_scrollbars_take_textuals_path():
+    """A custom renderer or a styled bar (here: a tint) is drawn by Textual itself."""
+
+    class Other(ScrollBar.renderer):  # type: ignore[name-defined,misc]
+        pass
+
+    async def run() -> None:
+        app = Demo()
+        async with app.run_test(size=(130, 14)) as pilot:
+            pane = app.query_one("#plain", Pane)
+            set_virtual_size_quietly(pane, Size(80, 30))
+            await pilot.pause()
+            bar = pane.vertical_scrollbar
+            assert bar._plain()
+            bar.renderer = Other
+            assert not bar._plain()
+            bar.renderer = ScrollBar.renderer
+            bar.styles.tint = "red 20%"
+            assert not bar._plain()
+            crop = Region(0, 0, *bar.size)
+            assert _cells(bar.render_lines(crop)) == _cells(_reference(bar, crop))
+
+    asyncio.run(run())
