@@ -255,7 +255,8 @@ class LineTable(LineScrollView, can_focus=True):
     def _refresh_rows(self, rows: list[int]) -> None:
         """Repaint only these rows (those on screen): every repainted line costs Textual the same, changed or not."""
         top = self.scroll_offset.y
-        shown = sorted({i for i in rows if top <= i < top + max(self.size.height - 1, 0)})
+        bottom = top + max(self.size.height - 1, 0)  # (Widget.size walks to the screen: once, not per row)
+        shown = sorted({i for i in rows if top <= i < bottom})
         start = prev = None
         for i in [*shown, None]:
             if start is not None and (i is None or i != prev + 1):

@@ -260,7 +260,8 @@ class TopologyMap(LineScrollView, can_focus=True):
         for y in lines:
             self._strips.pop(y, None)
         top = self.scroll_offset.y
-        visible = [y for y in lines if top <= y < top + self.size.height]
+        bottom = top + self.size.height  # (Widget.size walks to the screen: once, not once per line)
+        visible = [y for y in lines if top <= y < bottom]
         if visible:
             self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
 
