@@ -27,7 +27,6 @@ from itertools import repeat
 
 from ompviz.cpuset import MAX_CPU, CpuSet
 from ompviz.errors import OmpvizError
-from ompviz.plan import runtime as rt
 from ompviz.plan.model import PlanRequest, PlanWarning, ThreadPlacement, Worker, placement
 from ompviz.plan.warnings import ranks_text
 from ompviz.topology.model import Topology
@@ -229,7 +228,7 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
         reserved = int(res_txt)
     except ValueError as e:
         return [], [*warns, _err("VLLM_CPU_NUM_OF_RESERVED_CPU", res_txt, e)], info
-    from ompviz.plan.planner import MAX_THREADS
+    from ompviz.plan.planner import MAX_THREADS, _place_index
 
     if -reserved > MAX_THREADS:  # a negative count raises OMP_NUM_THREADS: a typo must not plan a million threads
         raise OmpvizError(
@@ -267,6 +266,7 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
     places.sort(key=lambda p: "{:04d}-{:04d}".format(len(p[1]), max(p[1])), reverse=True)  # noqa: UP032 - as vLLM
 
     workers: list[Worker] = []
+    index_cache: dict = {}  # workers of one node size share their thread -> place rule: computed once
     out_of: list[int] = []
     low: list[int] = []
     for r in range(n):
@@ -282,7 +282,7 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
             low.append(r)
             gnu = llvm = ()
         else:
-            gi, li = rt.place_threads("gnu", "true", 1, T), rt.place_threads("llvm", "true", 1, T)
+            gi, li = _place_index("gnu", "true", 1, T, index_cache), _place_index("llvm", "true", 1, T, index_cache)
             gnu = tuple(map(placement, range(T), gi, repeat(cpus)))
             llvm = gnu if li == gi else tuple(map(placement, range(T), li, repeat(cpus)))
         workers.append(Worker(r, cpus, (cpus,), env, T, gnu, llvm))
