@@ -8,9 +8,12 @@ and 17 ranks (every owner changes), `s` (strategy) and `b` (bind). For each pres
 - render: the compositor refresh that paints the changed regions (what Textual does for the next frame);
 - total:  from the key event reaching the app to the end of that refresh (includes Textual's message and
           refresh scheduling, i.e. the latency a user sees).
-Medians over the rounds, compared with a 60 Hz frame (16.7 ms).
+Medians over the presses, compared with a 60 Hz frame (16.7 ms) and with a baseline measured in the same run,
+sessions alternating with ours: a bare Textual app repainting its whole screen after a key press (one line-API
+widget, every line changed). That baseline is the floor for a key that changes most of the screen, as `+`/`-` do
+here (map, tables, environment text), and it moves with the machine's load the way our figures do.
 
-Run: python bench/bench_replan.py [--rounds N] [--fold pu|auto] [--cpu] [--no-freeze]
+Run: python bench/bench_replan.py [--rounds N] [--sessions N] [--fold pu|auto] [--cpu] [--no-freeze]
 """
 
 from __future__ import annotations
@@ -27,7 +30,54 @@ REPO = Path(__file__).resolve().parent.parent
 FRAME = 1 / 60
 
 
-def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dict[str, dict[str, float]]:
+class _Marks(dict):
+    """Timestamps of one key press: start (the action reached the app), plan, updated, render, painted."""
+
+
+def _bare_app(clock, marks: _Marks):
+    """The baseline: a bare Textual app whose ONE line-API widget fills the terminal and changes every line on each
+    key press (32 coloured cells a line, like the map): what Textual itself needs to repaint the whole screen."""
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.app import App
+    from textual.strip import Strip
+    from textual.widget import Widget
+
+    styles = [Style(color="#000000", bgcolor=c) for c in ("#5fafff", "#ffaf5f", "#87d787", "#ff8787", "#d7afff")]
+
+    class Lines(Widget):
+        gen = 0
+
+        def render_line(self, y: int) -> Strip:
+            width = self.size.width
+            segs = [
+                Segment(f"{(x + y + self.gen) % 1000:>4} ", styles[(x // 5 + y + self.gen) % len(styles)])
+                for x in range(0, width, 5)
+            ]
+            return Strip(segs).crop(0, width)
+
+    class Bare(App[None]):
+        CSS = "Lines { width: 1fr; height: 1fr; }"
+        BINDINGS = [("x", "change", "change")]
+
+        def compose(self):
+            yield Lines()
+
+        def action_change(self) -> None:
+            marks.setdefault("start", clock())
+            lines = self.query_one(Lines)
+            lines.gen += 1
+            lines.refresh()
+            marks["updated"] = clock()
+
+    return Bare()
+
+
+def bench(
+    rounds: int, fold: str, freeze: bool = True, cpu: bool = False, sessions: int = 3
+) -> dict[str, dict[str, float]]:
+    """Medians per key (and for the bare baseline, key "bare"), from ``sessions`` alternating sessions of the bare
+    app and the explorer, each pressing every key ``rounds`` times (after two warm-up presses)."""
     sys.path.insert(0, str(REPO / "tests" / "tui"))
     from textual.screen import Screen
     from tui_machines import big4096
@@ -41,7 +91,7 @@ def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dic
     # Wall time is what a user sees; CPU time of this process (all of it is the app's work here) is steadier on a
     # shared, loaded machine, where wall time also counts the time other processes held the CPU.
     clock = time.process_time if cpu else time.perf_counter
-    marks: dict[str, float] = {}
+    marks = _Marks()
 
     def planner(t, req):
         t0 = clock()
@@ -50,17 +100,18 @@ def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dic
         finally:
             marks["plan"] = marks.get("plan", 0.0) + clock() - t0
 
-    app = OmpvizApp(topo, PlanRequest(ranks=16, strategy="spread"), planner=planner, optional_screens={})
-    if freeze:
-        gc.freeze()  # what `ompviz` does once the topology is loaded and the app built (commands.tui.build_app)
-    original_set_request = app.set_request
+    def ompviz_app() -> OmpvizApp:
+        app = OmpvizApp(topo, PlanRequest(ranks=16, strategy="spread"), planner=planner, optional_screens={})
+        original_set_request = app.set_request
 
-    def set_request(req):
-        marks.setdefault("start", clock())  # the key's action reached the app
-        original_set_request(req)
-        marks["updated"] = clock()
+        def set_request(req):
+            marks.setdefault("start", clock())  # the key's action reached the app
+            original_set_request(req)
+            marks["updated"] = clock()
 
-    app.set_request = set_request  # type: ignore[method-assign]
+        app.set_request = set_request  # type: ignore[method-assign]
+        return app
+
     original_refresh = Screen._compositor_refresh
 
     def compositor_refresh(self):
@@ -73,12 +124,11 @@ def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dic
     Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
     results: dict[str, dict[str, list[float]]] = {}
 
-    async def run() -> None:
+    async def session(app, presses: list[str], names: dict[str, str]) -> None:
         async with app.run_test(size=(160, 50)) as pilot:
-            if fold != "auto":
+            if isinstance(app, OmpvizApp) and fold != "auto":
                 app.query_one(TopologyMap).set_fold(fold)
             await pilot.pause()
-            presses = ["plus", "minus", "s", "b"]
             for i in range(rounds * len(presses) + 2):
                 key = presses[i % len(presses)]
                 marks.clear()
@@ -90,11 +140,22 @@ def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dic
                     await asyncio.sleep(0.002)
                 if i < 2 or "painted" not in marks or "start" not in marks:
                     continue  # warm-up (first plans fill caches)
-                r = results.setdefault(key, {"plan": [], "update": [], "render": [], "total": []})
-                r["plan"].append(marks["plan"])
-                r["update"].append(marks["updated"] - marks["start"] - marks["plan"])
+                r = results.setdefault(names.get(key, key), {"plan": [], "update": [], "render": [], "total": []})
+                plan_time = marks.get("plan", 0.0)
+                r["plan"].append(plan_time)
+                r["update"].append(marks["updated"] - marks["start"] - plan_time)
                 r["render"].append(marks["render"])
                 r["total"].append(marks["painted"] - marks["start"])
+
+    async def run() -> None:
+        for _ in range(sessions):  # alternate: both see the same machine load
+            await session(_bare_app(clock, marks), ["x"], {"x": "bare"})
+            app = ompviz_app()
+            if freeze:
+                gc.freeze()  # what `ompviz` does once the topology is loaded and the app built
+            await session(app, ["plus", "minus", "s", "b"], {})
+            if freeze:
+                gc.unfreeze()
 
     try:
         asyncio.run(run())
@@ -105,27 +166,34 @@ def bench(rounds: int, fold: str, freeze: bool = True, cpu: bool = False) -> dic
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=5, help="presses of each key per session")
+    ap.add_argument("--sessions", type=int, default=3, help="alternating sessions of the baseline and the explorer")
     ap.add_argument("--fold", default="pu", help="map fold level while measuring (pu shows the most cells)")
     ap.add_argument(
         "--no-freeze", action="store_true", help="leave the topology to the cyclic GC (ompviz freezes it at start-up)"
     )
     ap.add_argument("--cpu", action="store_true", help="CPU time of this process instead of wall time")
     args = ap.parse_args()
-    med = bench(args.rounds, args.fold, freeze=not args.no_freeze, cpu=args.cpu)
-    clock = "CPU" if args.cpu else "wall"
-    print(
-        f"key -> replan -> repaint, 4,096 PUs, 160x50, {args.fold} view, median of {args.rounds} presses each "
-        f"({clock} ms):"
-    )
-    print(f"  {'key':6} {'plan':>7} {'update':>7} {'render':>7} {'total':>7}  frames(total/16.7ms)")
+    med = bench(args.rounds, args.fold, freeze=not args.no_freeze, cpu=args.cpu, sessions=args.sessions)
+    report(med, "CPU" if args.cpu else "wall", args.fold, args.rounds * args.sessions)
+    return 0
+
+
+def report(med: dict[str, dict[str, float]], clock: str, fold: str, presses: int) -> None:
+    bare = med.get("bare", {}).get("total")
+    print(f"key -> replan -> repaint, 4,096 PUs, 160x50, {fold} view, median of {presses} presses each ({clock} ms):")
+    print(f"  {'key':6} {'plan':>7} {'update':>7} {'render':>7} {'total':>7}  frames(16.7ms)  vs bare repaint")
     for key, m in med.items():
         ms = {k: v * 1000 for k, v in m.items()}
+        ratio = f"{m['total'] / bare:.2f}x" if bare else "-"
         print(
             f"  {key:6} {ms['plan']:7.1f} {ms['update']:7.1f} {ms['render']:7.1f} {ms['total']:7.1f}"
-            f"  {m['total'] / FRAME:.2f}"
+            f"  {m['total'] / FRAME:13.2f}  {ratio:>15}"
         )
-    return 0
+    print(
+        "  bare: a bare Textual app repainting its whole 160x50 screen (one line-API widget, every line changed),"
+        " measured in the same run"
+    )
 
 
 if __name__ == "__main__":

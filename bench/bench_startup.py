@@ -120,17 +120,11 @@ def bench_first_frame(xml: Path, rounds: int, bytecode: bool = True) -> None:
 
 def bench_replan(rounds: int) -> None:
     sys.path.insert(0, str(REPO / "bench"))
-    from bench_replan import FRAME, bench
+    from bench_replan import bench, report
 
     for cpu in (False, True):
         med = bench(rounds, "pu", cpu=cpu)
-        clock = "CPU" if cpu else "wall"
-        print(f"key -> replan -> repaint, 4,096 PUs, PU view, {clock} time (median of {rounds} presses per key):")
-        for key, m in med.items():
-            print(
-                f"  {key:6} plan {m['plan'] * 1000:5.1f}  update {m['update'] * 1000:5.1f}  render"
-                f" {m['render'] * 1000:5.1f}  total {m['total'] * 1000:5.1f} ms = {m['total'] / FRAME:.2f} frames"
-            )
+        report(med, "CPU" if cpu else "wall", "PU", rounds * 3)
 
 
 def main() -> int:
