@@ -116,3 +116,30 @@ def test_unusual_scrollbars_take_textuals_path():
             assert _cells(bar.render_lines(crop)) == _cells(_reference(bar, crop))
 
     asyncio.run(run())
+
+
+def test_clicking_and_dragging_the_bar_scroll_the_pane():
+    """The bar's mouse actions travel in the strips' styles: a click on the track below the thumb scrolls down,
+    dragging the thumb scrolls too (Textual's ScrollBar handles both; our strips must carry its meta)."""
+
+    async def run() -> None:
+        app = Demo()
+        async with app.run_test(size=(130, 14)) as pilot:
+            pane = app.query_one("#plain", Pane)
+            set_virtual_size_quietly(pane, Size(80, 300))
+            await pilot.pause()
+            bar = pane.vertical_scrollbar
+            x, y = bar.region.x, bar.region.bottom - 1
+            assert pane.scroll_y == 0
+            await pilot.click(offset=(x, y))
+            await pilot.pause()
+            assert pane.scroll_y > 0, "a click on the lower track scrolls down"
+            pane.scroll_to(y=0, animate=False)
+            await pilot.pause()
+            await pilot.mouse_down(offset=(x, bar.region.y))
+            await pilot.hover(offset=(x, bar.region.y + 5))
+            await pilot.mouse_up(offset=(x, bar.region.y + 5))
+            await pilot.pause()
+            assert pane.scroll_y > 0, "dragging the thumb scrolls"
+
+    asyncio.run(run())
