@@ -143,3 +143,42 @@ def test_clicking_and_dragging_the_bar_scroll_the_pane():
             assert pane.scroll_y > 0, "dragging the thumb scrolls"
 
     asyncio.run(run())
+
+
+def test_a_pane_resized_by_a_layout_costs_one_layout_not_two():
+    """Switching to manual grows the request form, which shrinks the environment pane below it, and its scrollbar
+    with it. Textual's Widget stored the scrollbar's new size through a layout reactive, so the screen was laid out
+    a second time and the bar painted a frame later; LineScrollBar stores it without asking for a layout."""
+    from textual.screen import Screen
+    from tui_machines import zen4_like
+
+    from ompviz.plan.model import PlanRequest
+    from ompviz.tui.app import OmpvizApp
+
+    layouts = []
+    original = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        layouts.append(self)
+        return original(self, *args, **kwargs)
+
+    async def run() -> None:
+        app = OmpvizApp(zen4_like(), PlanRequest(ranks=4, strategy="distrib"), optional_screens={})
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            env = app.query_one("#worker-env", LineScrollView)
+            assert env.show_vertical_scrollbar
+            before = env.vertical_scrollbar.size
+            Screen._refresh_layout = counted
+            try:
+                await pilot.press("s")  # distrib -> manual: the form gains the lists field
+                for _ in range(10):
+                    await pilot.pause()
+                    await asyncio.sleep(0.02)
+            finally:
+                Screen._refresh_layout = original
+            assert app.request.strategy == "manual"
+            assert env.vertical_scrollbar.size != before, "the pane (and its scrollbar) was resized"
+            assert len(layouts) == 1, f"{len(layouts)} layouts for one key press"
+
+    asyncio.run(run())

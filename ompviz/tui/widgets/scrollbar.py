@@ -30,6 +30,12 @@ class LineScrollBar(ScrollBar):
     _drawn: tuple | None = None
     _lines: list[Strip] = []
 
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        # Textual's Widget stores the new "virtual size" through a layout reactive, so a scrollbar that merely
+        # changed length (its pane grew or shrank in a layout) asked for a SECOND layout of the whole screen and
+        # was painted a frame later. A scrollbar has no content to lay out: store it without asking.
+        return super()._size_updated(size, virtual_size, container_size, layout=False)
+
     def _bar_style(self) -> Style:
         """The style ScrollBar.render() gives its renderable (same rules, same order)."""
         styles = self.parent.styles  # type: ignore[union-attr]
