@@ -111,23 +111,25 @@ class LineScrollView(BaseStyleCache, ScrollView):
     # Textual's Widget creates its scrollbars in these two properties; ours are drawn straight into strips.
     @property
     def vertical_scrollbar(self) -> ScrollBar:
-        if self._vertical_scrollbar is None:
-            self._vertical_scrollbar = bar = LineScrollBar(
-                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
-            )
-            bar.display = False
-            self.app._start_widget(self, bar)
-        return self._vertical_scrollbar
+        bar = self._vertical_scrollbar
+        return self._new_scrollbar(vertical=True) if bar is None else bar
 
     @property
     def horizontal_scrollbar(self) -> ScrollBar:
-        if self._horizontal_scrollbar is None:
-            self._horizontal_scrollbar = bar = LineScrollBar(
-                vertical=False, name="horizontal", thickness=self.scrollbar_size_horizontal
-            )
-            bar.display = False
-            self.app._start_widget(self, bar)
-        return self._horizontal_scrollbar
+        bar = self._horizontal_scrollbar
+        return self._new_scrollbar(vertical=False) if bar is None else bar
+
+    def _new_scrollbar(self, vertical: bool) -> ScrollBar:
+        """What Widget's properties do, with LineScrollBar (stored before it starts, as there)."""
+        thickness = self.scrollbar_size_vertical if vertical else self.scrollbar_size_horizontal
+        bar = LineScrollBar(vertical=vertical, name="vertical" if vertical else "horizontal", thickness=thickness)
+        bar.display = False
+        if vertical:
+            self._vertical_scrollbar = bar
+        else:
+            self._horizontal_scrollbar = bar
+        self.app._start_widget(self, bar)
+        return bar
 
 
 def set_virtual_size_quietly(widget: Widget, size: Size) -> None:
