@@ -65,11 +65,7 @@ class _Terminal:
         return changed
 
 
-class _Marks(dict):
-    """Timestamps of one key press: start (the action reached the app), plan, updated, render, painted."""
-
-
-def _bare_app(clock, marks: _Marks):
+def _bare_app(clock, marks: dict):
     """The baseline: a bare Textual app whose ONE line-API widget fills the terminal and changes every line on each
     key press (32 coloured cells a line, like the map): what Textual itself needs to repaint the whole screen."""
     from rich.segment import Segment
@@ -127,7 +123,7 @@ def bench(
     # Wall time is what a user sees; CPU time of this process (all of it is the app's work here) is steadier on a
     # shared, loaded machine, where wall time also counts the time other processes held the CPU.
     clock = time.process_time if cpu else time.perf_counter
-    marks = _Marks()
+    marks: dict = {}  # one key press: start, plan, updated, render, painted, overhead
 
     def planner(t, req):
         t0 = clock()
