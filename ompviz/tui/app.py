@@ -9,6 +9,7 @@ import importlib.util
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,6 +20,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.errors import OmpvizError
 from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning
 from ompviz.topology.model import Topology
+from ompviz.tui.idlegc import TICK, IdleCollector
 from ompviz.tui.widgets.controls import Controls
 from ompviz.tui.widgets.panels import (
     KeyBar,
@@ -163,6 +165,7 @@ class OmpvizApp(App[None]):
         self._optional_found: dict[str, bool] = {}
         self._legend: Text | None = None  # what the legend shows
         self._env_title = ""
+        self.idle_gc = IdleCollector()  # cycle collection when the user is quiet, not inside a key press
         self._replan(self.request, notify=False)
 
     # -- layout ----------------------------------------------------------------------------------
@@ -205,6 +208,8 @@ class OmpvizApp(App[None]):
         yield KeyBar(short=self.FOOTER_SHORT, priority=self.FOOTER_PRIORITY)
 
     def on_mount(self) -> None:
+        self.idle_gc.start()
+        self.set_interval(TICK, self.idle_gc.tick, name="idle-gc")
         self.query_one("#sidebar").border_title = "Plan request"
         self.query_one("#pu-info").border_title = "PU under the mouse"
         self._show_pu(CpuSet(), None)
@@ -212,6 +217,14 @@ class OmpvizApp(App[None]):
         self._show_plan()
         for note in self._notes:
             self.notify(note, severity="warning", timeout=8)
+
+    def on_unmount(self) -> None:
+        self.idle_gc.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.idle_gc.activity()
+        await super().on_event(event)
 
     @property
     def active_tab(self) -> str:
