@@ -5,7 +5,8 @@ Shared by the planner, the exporters, the live launcher and the TUI. Immutable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import FrozenInstanceError, dataclass, field
 
 from ompviz.cpuset import CpuSet
 
@@ -71,16 +72,95 @@ def placement(thread: int, place: int | None, cpus: CpuSet) -> ThreadPlacement:
     return t
 
 
-@dataclass(frozen=True, slots=True)
 class Worker:
+    """One rank: its CPUs, places, environment and the thread placement each runtime is predicted to make.
+
+    Immutable, compared, hashed and pickled by its fields like the other plan records (a frozen dataclass in all but
+    name). Written by hand for one reason: the planner may defer the per-thread part (``Worker.deferred``). A plan
+    on 4,096 PUs has thousands of ThreadPlacements and per-rank GOMP_CPU_AFFINITY / KMP_AFFINITY strings, 35-50 %
+    of its time, while the explorer shows the threads of one rank per key press; they are built, once, the first
+    time anything reads ``gnu``, ``llvm`` or ``alt_env`` (or compares, hashes, prints or pickles the worker).
+    """
+
+    __slots__ = ("rank", "cpus", "places", "env", "num_threads", "_gnu", "_llvm", "_alt_env", "_make", "_index")
+    __match_args__ = ("rank", "cpus", "places", "env", "num_threads", "gnu", "llvm", "alt_env")
+
     rank: int
     cpus: CpuSet  # everything the worker may use
     places: tuple[CpuSet, ...]
     env: tuple[tuple[str, str], ...]  # OMP_PLACES, OMP_PROC_BIND, OMP_NUM_THREADS (empty for vLLM nobind)
     num_threads: int
-    gnu: tuple[ThreadPlacement, ...]  # thread placement predicted for libgomp
-    llvm: tuple[ThreadPlacement, ...]  # ... and for LLVM/Intel libomp
-    alt_env: tuple[tuple[str, str], ...] = ()  # equivalents: GOMP_CPU_AFFINITY, KMP_AFFINITY
+
+    def __init__(
+        self,
+        rank: int,
+        cpus: CpuSet,
+        places: tuple[CpuSet, ...],
+        env: tuple[tuple[str, str], ...],
+        num_threads: int,
+        gnu: tuple[ThreadPlacement, ...],  # thread placement predicted for libgomp
+        llvm: tuple[ThreadPlacement, ...],  # ... and for LLVM/Intel libomp
+        alt_env: tuple[tuple[str, str], ...] = (),  # equivalents: GOMP_CPU_AFFINITY, KMP_AFFINITY
+    ) -> None:
+        _init(self, rank, cpus, places, env, num_threads)
+        _w_gnu(self, gnu)
+        _w_llvm(self, llvm)
+        _w_alt(self, alt_env)
+        _w_make(self, None)
+        _w_index(self, None)
+
+    @classmethod
+    def deferred(
+        cls,
+        rank: int,
+        cpus: CpuSet,
+        places: tuple[CpuSet, ...],
+        env: tuple[tuple[str, str], ...],
+        num_threads: int,
+        index: tuple[tuple[int | None, ...], tuple[int | None, ...]],
+        make: Callable[[], tuple[tuple[ThreadPlacement, ...], tuple[ThreadPlacement, ...], tuple]],
+    ) -> Worker:
+        """A worker whose ``gnu``, ``llvm`` and ``alt_env`` are ``make()``, called once on first use. ``index`` is
+        each runtime's place per thread (what ``place_index`` answers without building the placements)."""
+        w = _new(cls)
+        _init(w, rank, cpus, places, env, num_threads)
+        _w_make(w, make)
+        _w_index(w, index)
+        return w
+
+    def _built(self) -> None:
+        make = self._make
+        if make is not None:
+            gnu, llvm, alt = make()
+            _w_gnu(self, gnu)
+            _w_llvm(self, llvm)
+            _w_alt(self, alt)
+            _w_make(self, None)
+
+    @property
+    def gnu(self) -> tuple[ThreadPlacement, ...]:
+        if self._make is not None:
+            self._built()
+        return self._gnu
+
+    @property
+    def llvm(self) -> tuple[ThreadPlacement, ...]:
+        if self._make is not None:
+            self._built()
+        return self._llvm
+
+    @property
+    def alt_env(self) -> tuple[tuple[str, str], ...]:
+        if self._make is not None:
+            self._built()
+        return self._alt_env
+
+    def place_index(self, runtime: str) -> tuple[int | None, ...]:
+        """The place of each thread under ``runtime`` (``[t.place for t in threads(runtime)]``), without building
+        the placements of a deferred worker."""
+        if self._index is not None:
+            return self._index[1 if runtime == "llvm" else 0]
+        return tuple(t.place for t in self.threads(runtime))
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -88,6 +168,44 @@ class Worker:
 
     def threads(self, runtime: str) -> tuple[ThreadPlacement, ...]:
         return self.llvm if runtime == "llvm" else self.gnu
+
+    # -- what @dataclass(frozen=True) would give -------------------------------------------------
+    def _fields(self) -> tuple:
+        return (self.rank, self.cpus, self.places, self.env, self.num_threads, self.gnu, self.llvm, self.alt_env)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self is other or self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        names = self.__match_args__
+        return "Worker(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(), strict=True)) + ")"
+
+    def __reduce__(self):
+        return (Worker, self._fields())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_w_rank, _w_cpus, _w_places, _w_env, _w_nt, _w_gnu, _w_llvm, _w_alt, _w_make, _w_index = (
+    getattr(Worker, n).__set__ for n in Worker.__slots__
+)
+
+
+def _init(w: Worker, rank: int, cpus: CpuSet, places: tuple, env: tuple, num_threads: int) -> None:
+    _w_rank(w, rank)
+    _w_cpus(w, cpus)
+    _w_places(w, places)
+    _w_env(w, env)
+    _w_nt(w, num_threads)
 
 
 @dataclass(frozen=True, slots=True)

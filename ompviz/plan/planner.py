@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from itertools import groupby
 
 from ompviz.cpuset import CpuSet, parse_list
@@ -494,25 +495,38 @@ def build_worker(
     bind = request.bind
     env = (("OMP_PLACES", omp_places), ("OMP_PROC_BIND", bind), ("OMP_NUM_THREADS", str(T)))
     cache = {} if cache is None else cache
-    alt: tuple[tuple[str, str], ...] = ()
-    exact = True
     if T < 1:
-        gnu = llvm = ()
-    elif bind == "false" or not places:
-        gnu = llvm = tuple(ThreadPlacement(i, None, cpus) for i in range(T))
-    else:
-        gi = _place_index("gnu", bind, len(places), T, cache)
-        li = _place_index("llvm", bind, len(places), T, cache)
-        gnu = _bound(gi, places)
-        llvm = gnu if li == gi else _bound(li, places)  # equal tuples of immutable objects: share them
-        lst, exact = _cpu_list(li if request.runtime == "llvm" else gi, places, cpus)
-        strs = list(map(str, lst))
-        alt = (
-            ("GOMP_CPU_AFFINITY", " ".join(strs)),
-            ("KMP_AFFINITY", "granularity=fine,explicit,proclist=[" + ",".join(strs) + "]"),
-        )
-    w = Worker(rank=rank, cpus=cpus, places=places, env=env, num_threads=T, gnu=gnu, llvm=llvm, alt_env=alt)
-    return w, name, exact
+        return Worker(rank, cpus, places, env, T, (), ()), name, True
+    if bind == "false" or not places:
+        unbound = tuple(ThreadPlacement(i, None, cpus) for i in range(T))
+        return Worker(rank, cpus, places, env, T, unbound, unbound), name, True
+    gi = _place_index("gnu", bind, len(places), T, cache)
+    li = _place_index("llvm", bind, len(places), T, cache)
+    ai = li if request.runtime == "llvm" else gi
+    # the thread placements and the GOMP/KMP strings are built when first read (the explorer reads one rank's)
+    make = partial(_threads_and_alt, gi, li, ai, places, cpus)
+    w = Worker.deferred(rank, cpus, places, env, T, (gi, li), make)
+    return w, name, _exact(ai, places, cpus)
+
+
+def _threads_and_alt(
+    gi: tuple[int, ...], li: tuple[int, ...], ai: tuple[int, ...], places: tuple[CpuSet, ...], cpus: CpuSet
+) -> tuple[tuple[ThreadPlacement, ...], tuple[ThreadPlacement, ...], tuple[tuple[str, str], ...]]:
+    """A bound worker's libgomp and LLVM placements (threads on places ``gi`` / ``li``) and its GOMP_CPU_AFFINITY /
+    KMP_AFFINITY equivalents (one CPU per thread of the runtime modelled, ``ai``)."""
+    gnu = _bound(gi, places)
+    llvm = gnu if li == gi else _bound(li, places)  # equal tuples of immutable objects: share them
+    strs = list(map(str, _cpu_list(ai, places, cpus)[0]))
+    alt = (
+        ("GOMP_CPU_AFFINITY", " ".join(strs)),
+        ("KMP_AFFINITY", "granularity=fine,explicit,proclist=[" + ",".join(strs) + "]"),
+    )
+    return gnu, llvm, alt
+
+
+def _exact(idx: tuple[int, ...], places: tuple[CpuSet, ...], cpus: CpuSet) -> bool:
+    """Whether one CPU per thread (_cpu_list) says exactly what the places do: every place used has one CPU."""
+    return len(places) == len(cpus) or all(len(places[p]) == 1 for p in set(idx))
 
 
 def summary(topology: Topology) -> dict:

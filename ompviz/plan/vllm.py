@@ -23,6 +23,7 @@ affinity (e.g. under taskset), and said so in an info warning.
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import repeat
 
 from ompviz.cpuset import MAX_CPU, CpuSet
@@ -149,6 +150,12 @@ def _node_places(
         m = nodes[node] if keep_smt else idx.one_per_core(nodes[node])
         out.append((node, set(CpuSet.from_mask(m).ids)))  # ascending inserts, as vLLM's loop: same set repr
     return out
+
+
+def _on_one_place(gi: tuple, li: tuple, cpus: CpuSet) -> tuple[tuple, tuple, tuple]:
+    """The libgomp and LLVM placements of a vLLM worker (threads on places ``gi`` / ``li`` of its one place)."""
+    gnu = tuple(map(placement, range(len(gi)), gi, repeat(cpus)))
+    return gnu, gnu if li == gi else tuple(map(placement, range(len(li)), li, repeat(cpus))), ()
 
 
 def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], list[PlanWarning], dict]:
@@ -280,12 +287,11 @@ def plan_vllm(topology: Topology, request: PlanRequest) -> tuple[list[Worker], l
         env = (("OMP_PLACES", "{}".format(mask)), ("OMP_PROC_BIND", "TRUE"), ("OMP_NUM_THREADS", str(T)))  # noqa: UP032
         if T < 1:
             low.append(r)
-            gnu = llvm = ()
+            workers.append(Worker(r, cpus, (cpus,), env, T, (), ()))
         else:
             gi, li = _place_index("gnu", "true", 1, T, index_cache), _place_index("llvm", "true", 1, T, index_cache)
-            gnu = tuple(map(placement, range(T), gi, repeat(cpus)))
-            llvm = gnu if li == gi else tuple(map(placement, range(T), li, repeat(cpus)))
-        workers.append(Worker(r, cpus, (cpus,), env, T, gnu, llvm))
+            # every thread on the one place; built when first read (the explorer reads one rank's threads)
+            workers.append(Worker.deferred(r, cpus, (cpus,), env, T, (gi, li), partial(_on_one_place, gi, li, cpus)))
     if out_of:
         warns.append(
             PlanWarning(

@@ -367,15 +367,12 @@ def check(
             w
             for w in workers
             # same as runtime.runtime_differs(bind, P, T), from the placements already computed
-            if w.places
-            and w.num_threads >= 1
-            and w.gnu is not w.llvm  # the planner shares one tuple when both runtimes agree
-            and [t.place for t in w.gnu] != [t.place for t in w.llvm]
+            if w.places and w.num_threads >= 1 and w.place_index("gnu") != w.place_index("llvm")
         ]
         if diff:
             w0 = diff[0]
-            g = " ".join(str(t.place) for t in w0.gnu)
-            lv = " ".join(str(t.place) for t in w0.llvm)
+            g = " ".join(map(str, w0.place_index("gnu")))
+            lv = " ".join(map(str, w0.place_index("llvm")))
             add(
                 PlanWarning(
                     "runtime-differs",
