@@ -180,8 +180,8 @@ class Controls(LineScrollView, can_focus=True):
     # -- drawing ---------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         lines = self._layout()
-        index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
+        _, scroll_y, width = self.line_box()
+        index = scroll_y + y
         if index >= len(lines):
             return Strip.blank(width, self.base_style)
         self._painted[index] = self._line_key(index, lines)

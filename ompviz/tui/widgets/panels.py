@@ -313,14 +313,14 @@ class LineTable(LineScrollView, can_focus=True):
         self._strips.pop(self.cursor_row, None)
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_x, scroll_y, width = self.line_box()
         index = -1 if y == 0 else scroll_y + y - 1
         strip = self._strips.get(index)
         if strip is None:
             if index >= len(self._rows):
                 return Strip.blank(self.size.width, self.base_style)
             strip = self._strips[index] = self._render_row(index)
-        return strip.crop_extend(scroll_x, scroll_x + self.scrollable_content_region.width, self.base_style)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
 
     def _render_row(self, index: int) -> Strip:
         cs = self.component_style
@@ -789,7 +789,7 @@ class TextView(LineScrollView):
         self._strips.clear()  # rendered with the old base style
 
     def _fold(self) -> list[Text]:
-        width = self.scrollable_content_region.width
+        width = self.line_box()[2]
         if width <= 0:
             return []  # not laid out yet: folding at a made-up width would be thrown away (and is slow at 1)
         if self._parts is None or width != self._folded_width:
@@ -807,8 +807,8 @@ class TextView(LineScrollView):
 
     def render_line(self, y: int) -> Strip:
         parts = self._fold()
-        index = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
+        _, scroll_y, width = self.line_box()
+        index = scroll_y + y
         if index >= len(parts):
             return Strip.blank(width, self.base_style)
         strip = self._strips.get(index)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
@@ -53,6 +53,9 @@ MARKS = {
 
 
 _RANK_STYLES = tuple(Style(color="#000000", bgcolor=c) for c in PALETTE)  # built once: read on every cell
+
+
+_UNDERLINE = Style(underline=True)  # the selected worker's cells
 
 
 def rank_style(rank: int) -> Style:
@@ -107,6 +110,26 @@ class LineScrollView(BaseStyleCache, ScrollView):
         if size == self._size and self._container_size == size - self.styles.gutter.totals:
             return False  # same size, same content box: no Resize, no scrollbar work
         return super()._size_updated(size, virtual_size, container_size, layout)
+
+    # One render_lines call draws many lines at one scroll offset and content width; scrollable_content_region walks
+    # the styles (gutter, scrollbar sizes: ~15 rule lookups), and was looked up once or twice per line.
+    _line_box: tuple[int, int, int] | None = None  # (scroll x, scroll y, content width) while render_lines runs
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        x, y = self.scroll_offset
+        self._line_box = (x, y, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._line_box = None
+
+    def line_box(self) -> tuple[int, int, int]:
+        """(scroll x, scroll y, content width) for render_line: looked up once per render_lines call."""
+        box = self._line_box
+        if box is None:  # render_line called on its own (tests, a subclass)
+            x, y = self.scroll_offset
+            return x, y, self.scrollable_content_region.width
+        return box
 
     # Textual's Widget creates its scrollbars in these two properties; ours are drawn straight into strips.
     @property
@@ -224,6 +247,7 @@ class TopologyMap(LineScrollView, can_focus=True):
         # (not `_layout_cache`: Textual's Widget uses that name and clears it on every refresh and resize)
         self._map_layouts: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
+        self._on_base: dict[Style | None, Style] = {}  # cell style -> line base + it (None -> that base)
         self._cpu_lines: tuple[MapLayout, list[CpuSet]] | None = None  # (layout, the CPUs on each line)
         self._hover: Cell | None = None
         self._title = ""
@@ -358,9 +382,8 @@ class TopologyMap(LineScrollView, can_focus=True):
 
     # -- drawing ---------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_x, scroll_y, width = self.line_box()
         index = scroll_y + y
-        width = self.scrollable_content_region.width
         strip = self._strips.get(index)
         if strip is None:
             strip = self._strips[index] = self._render_full_line(index)
@@ -371,6 +394,10 @@ class TopologyMap(LineScrollView, can_focus=True):
         if lay is None or index >= lay.height:
             return Strip.blank(0)
         base = self._line_base_style()
+        on_base = self._on_base
+        if on_base.get(None) is not base or len(on_base) > 4096:  # base + style per style, while base is the same
+            on_base.clear()
+            on_base[None] = base
         segments: list[Segment] = []
         x = 0
         for cell in lay.lines[index]:
@@ -378,7 +405,10 @@ class TopologyMap(LineScrollView, can_focus=True):
                 segments.append(Segment(" " * (cell.x - x), base))
             x = cell.x
             for text, style in self._cell_parts(cell):
-                segments.append(Segment(text, base + style))
+                full = on_base.get(style)
+                if full is None:
+                    full = on_base[style] = base + style
+                segments.append(Segment(text, full))
                 x += len(text)
         # Neighbouring cells of one owner share a style: merged, a line has ~2.5x fewer segments, and every frame
         # Textual's compositor cuts and filters each segment of the screen (start-up and repaints are benchmarked).
@@ -439,7 +469,7 @@ class TopologyMap(LineScrollView, can_focus=True):
             if mark == " ":
                 mark = MARKS["highlight"]
         if st.selected and cell.cpus.intersects(st.selected):
-            style = style + Style(underline=True)
+            style = style + _UNDERLINE
         if self._hover is not None and self._hover.x == cell.x and self._hover.cpus == cell.cpus:
             style = style + cs("topomap--hover")
         text = body.rjust(cell.width - 1)[: cell.width - 1] + mark
