@@ -12,10 +12,11 @@ and 17 ranks (every owner changes), `s` (strategy) and `b` (bind). For each pres
           terminal shows (a shadow screen fed with Textual's updates tells; a refresh that repaints cells as they
           were is work, counted in render, but not latency). Includes Textual's message and refresh scheduling.
 Medians over the presses (and the 90th percentile of total: `s` cycles through every strategy, so `+`/`-`/`b` are
-measured on each, some changing far more of the screen than others), compared with a 60 Hz frame (16.7 ms) and with a baseline measured in the same run,
-sessions alternating with ours: a bare Textual app repainting its whole screen after a key press (one line-API
-widget, every line changed). That baseline is the floor for a key that changes most of the screen, as `+`/`-` do
-here (map, tables, environment text), and it moves with the machine's load the way our figures do.
+measured on each, some changing far more of the screen than others; `s` into or out of manual and vllm changes the
+form's height, a layout of the screen), compared with a 60 Hz frame (16.7 ms) and with a baseline measured in the
+same run, sessions alternating with ours: a bare Textual app repainting its whole screen after a key press (one
+line-API widget, every line changed). That baseline is the floor for a key that changes most of the screen, as
+`+`/`-` do here (map, tables, environment text), and it moves with the machine's load the way our figures do.
 
 Run: python bench/bench_replan.py [--rounds N] [--sessions N] [--fold pu|auto] [--cpu] [--no-freeze]
 """

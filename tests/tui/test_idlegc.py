@@ -169,7 +169,7 @@ def test_the_explorer_pauses_automatic_collection_and_gives_it_back(keys):
             for _ in range(2000):
                 a: list = []
                 a.append(a)
-            for _ in range(100):
+            for _ in range(200):  # the timer ticks every idlegc.TICK seconds
                 if sum(app.idle_gc.collections) > done:
                     break
                 await asyncio.sleep(0.02)
