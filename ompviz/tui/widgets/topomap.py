@@ -23,6 +23,7 @@ from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
 from ompviz.tui.widgets.scrollbar import LineScrollBar
+from ompviz.tui.widgets.stylescache import LineStylesCache
 
 # Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
 # reuse colours (the legend says which ranks share one).
@@ -68,6 +69,10 @@ class BaseStyleCache:
 
     _base: Style | None = None
     _components: dict[str, Style] | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._styles_cache = LineStylesCache()  # Textual's, with content lines put together once per render
 
     @property
     def base_style(self) -> Style:

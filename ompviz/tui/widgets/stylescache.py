@@ -1,0 +1,93 @@
+"""Textual's per-widget line styling (StylesCache), with the content lines put together faster.
+
+Textual wraps every line a widget draws in its CSS box: padding, left/right border, outline, tint, opacity, hatch.
+It works those out again for each line (reading the border, outline and gutter styles, building the border
+styles, looking up the app), ~15-20 us a line; a `+` on 4,096 PUs repaints ~110 lines of ours, so that was ~2 ms
+of every key press, more than our own drawing of those lines (measured per widget, bench_replan's setting).
+
+``LineStylesCache`` works out once per ``render()`` (one call per widget per frame) what is the same for every
+content line, and puts those lines together exactly as ``StylesCache.render_line`` does. It only does so in the
+plain case: no outline, tint, opacity, text opacity or hatch; border and padding rows, and every line of a widget
+with any of those, go through Textual's own code. tests/tui/test_stylescache.py compares both segment by segment.
+"""
+
+from __future__ import annotations
+
+from textual._border import get_box
+from textual._segment_tools import line_pad
+from textual._styles_cache import StylesCache
+from textual.strip import Strip
+from textual.style import Style
+
+
+class LineStylesCache(StylesCache):
+    _plain: tuple | None = None  # what content lines share, while render() runs in the plain case
+
+    def render(self, styles, size, base_background, background, render_content_line, filters, *args, **kwargs):
+        self._plain = self._plain_parts(styles, size, base_background, background, kwargs)
+        try:
+            return super().render(
+                styles, size, base_background, background, render_content_line, filters, *args, **kwargs
+            )
+        finally:
+            self._plain = None
+
+    def _plain_parts(self, styles, size, base_background, background, kwargs) -> tuple | None:
+        opacity = kwargs.get("opacity", 1.0)
+        if opacity != 1.0 or styles.tint.a or styles.text_opacity != 1.0:
+            return None
+        if styles.has_rule("hatch") and styles.hatch != "none":
+            return None
+        if any(edge for edge, _ in styles.outline):
+            return None
+        padding = kwargs.get("padding")
+        if padding is None:
+            padding = styles.padding
+        content_size = kwargs.get("content_size") or size
+        gutter = styles.gutter
+        (_, _), (border_right, border_right_color), (_, _), (border_left, border_left_color) = styles.border
+        inner, outer = self.get_inner_outer(base_background, background)
+        left = right = None
+        if border_left:
+            left_style = Style(foreground=base_background + border_left_color.multiply_alpha(opacity))
+            left = get_box(border_left, inner, outer, left_style)[1][0]
+        if border_right:
+            right_style = Style(foreground=base_background + border_right_color.multiply_alpha(opacity))
+            right = get_box(border_right, inner, outer, right_style)[1][2]
+        return (
+            gutter.top,
+            size.height - gutter.bottom,
+            content_size.width,
+            content_size.height,
+            padding.left,
+            padding.right,
+            inner.rich_style,
+            left,
+            right,
+        )
+
+    def render_line(self, styles, y, size, content_size, padding, base_background, background, render_content_line,
+                    *args):  # fmt: skip
+        plain = self._plain
+        if plain is None or not plain[0] <= y < plain[1]:
+            return super().render_line(
+                styles, y, size, content_size, padding, base_background, background, render_content_line, *args
+            )
+        top, _, content_width, content_height, pad_left, pad_right, inner, left, right = plain
+        # StylesCache.render_line's content case (C), without the effects the plain case does not have
+        content_y = y - top
+        if content_y < content_height:
+            line = render_content_line(content_y).adjust_cell_length(content_width, inner)
+        else:
+            line = Strip.blank(content_width, inner)
+        if pad_left or pad_right:
+            line = line_pad(line, pad_left, pad_right, inner)
+        if left is not None and right is not None:
+            segments = [left, *line, right]
+        elif left is not None:
+            segments = [left, *line]
+        elif right is not None:
+            segments = [*line, right]
+        else:
+            segments = line if isinstance(line, list) else list(line)
+        return Strip(segments, size.width)

@@ -1,0 +1,156 @@
+"""LineStylesCache (ompviz.tui.widgets.stylescache) against Textual's own StylesCache, segment by segment.
+
+Every line-drawn widget of ompviz has its content lines put in their CSS box by LineStylesCache's faster path; the
+strips must be exactly what Textual's StylesCache makes (text, style, cell length), for every CSS the box can
+have: borders of each kind and side, padding, titles, colours, focus tint; and outline, tint, opacity, text
+opacity and hatch, which must go through Textual's own code. And in the real explorer, at two sizes and two themes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rich.segment import Segment
+from rich.style import Style
+from textual._styles_cache import StylesCache
+from textual.app import App
+from textual.containers import Vertical
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ompviz.tui.widgets.stylescache import LineStylesCache
+from ompviz.tui.widgets.topomap import BaseStyleCache
+
+PALETTE = [Style(color="#000000", bgcolor=c) for c in ("#5fafff", "#ffaf5f", "#87d787")]
+
+
+class Lines(BaseStyleCache, Widget, can_focus=True):
+    """Coloured cells, a different pattern per line; some lines shorter than the content width (padded by the box)."""
+
+    def render_line(self, y: int) -> Strip:
+        n = 3 + (y * 7) % 11
+        segs = [Segment(f"{y}:{i} ", PALETTE[(i + y) % 3]) for i in range(n)]
+        return Strip(segs)
+
+
+PLAIN = [
+    "",
+    "border: round red;",
+    "border: solid $primary 40%; border-title-color: $text-muted;",
+    "border-top: solid $primary 40%; padding: 0 1;",
+    "border-left: heavy green;",
+    "border-right: tall blue; padding: 0 2 0 0;",
+    "border: double yellow; padding: 1 2;",
+    "padding: 2 0 1 3; background: $surface;",
+    "border: round $accent; background: transparent;",
+    "border: ascii white; padding: 0 1; background: #202020 50%;",
+    "background-tint: $foreground 5%; border: round red;",
+    "border-left: heavy green; border-right: solid red 50%; padding: 0 1 0 2;",
+]
+FALLBACK = [
+    "outline: solid red;",
+    "outline-left: heavy blue; border: round red;",
+    "tint: red 30%;",
+    "opacity: 60%;",
+    "text-opacity: 50%;",
+    "hatch: cross $primary;",
+]
+
+
+def host(css_list: list[str]):
+    class Host(App[None]):
+        CSS = "\n".join(f"#w{i} {{ height: 9; {css} }}" for i, css in enumerate(css_list))
+
+        def compose(self):
+            with Vertical():
+                for i in range(len(css_list)):
+                    w = Lines(id=f"w{i}")
+                    w.border_title = f"title {i}" if i % 2 else None
+                    w.border_subtitle = "sub" if i % 3 == 0 else None
+                    yield w
+
+    return Host()
+
+
+def both(widget: Widget, crop: Region) -> tuple[list[Strip], list[Strip]]:
+    return LineStylesCache().render_widget(widget, crop), StylesCache().render_widget(widget, crop)
+
+
+def same(a: list[Strip], b: list[Strip]) -> bool:
+    return [(list(s), s.cell_length) for s in a] == [(list(s), s.cell_length) for s in b]
+
+
+def compare_all(app: App, widgets) -> int:
+    n = 0
+    for w in widgets:
+        size = w.region.size
+        for crop in (size.region, Region(0, 1, size.width, max(size.height - 2, 1)), Region(2, 0, 7, size.height)):
+            ours, textual = both(w, crop)
+            assert same(ours, textual), (w.id, w.styles.css, crop)
+            n += len(ours)
+    return n
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+def test_plain_boxes_match_textual_and_take_the_fast_path(theme, monkeypatch):
+    async def run() -> None:
+        app = host(PLAIN)
+        async with app.run_test(size=(60, 120)) as pilot:
+            app.theme = theme
+            app.query_one("#w10").focus()  # the focus tint changes the background colours
+            await pilot.pause()
+            widgets = list(app.query(Lines))
+            assert compare_all(app, widgets) > 200
+            # and the fast path is really taken: Textual's line code only for border and padding rows
+            calls = []
+            original = StylesCache.render_line
+            monkeypatch.setattr(StylesCache, "render_line", lambda self, *a: calls.append(a[1]) or original(self, *a))
+            for w in widgets:
+                calls.clear()
+                LineStylesCache().render_widget(w, w.region.size.region)
+                gutter = w.styles.gutter
+                assert sorted(calls) == [*range(gutter.top), *range(w.region.height - gutter.bottom, w.region.height)]
+
+    asyncio.run(run())
+
+
+def test_effects_go_through_textual(monkeypatch):
+    async def run() -> None:
+        app = host(FALLBACK)
+        async with app.run_test(size=(60, 70)) as pilot:
+            await pilot.pause()
+            widgets = list(app.query(Lines))
+            assert compare_all(app, widgets) > 100
+            calls = []
+            original = StylesCache.render_line
+            monkeypatch.setattr(StylesCache, "render_line", lambda self, *a: calls.append(a[1]) or original(self, *a))
+            for w in widgets:
+                calls.clear()
+                LineStylesCache().render_widget(w, w.region.size.region)
+                assert sorted(calls) == list(range(w.region.height))  # every line: Textual's own
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)])
+def test_the_explorer_widgets_match_textual(size):
+    from tui_machines import big4096
+
+    from ompviz.plan.model import PlanRequest
+    from ompviz.tui.app import OmpvizApp
+
+    async def run() -> None:
+        app = OmpvizApp(big4096(), PlanRequest(ranks=16, strategy="spread"), optional_screens={})
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            for theme in ("textual-dark", "textual-light"):
+                app.theme = theme
+                await pilot.pause()
+                widgets = [w for w in app.screen.walk_children(Widget) if isinstance(w._styles_cache, LineStylesCache)]
+                widgets = [w for w in widgets if w.region.size.width and w.region.size.height]
+                assert {type(w).__name__ for w in widgets} >= {"TopologyMap", "KeyBar", "TextLine"}
+                assert compare_all(app, widgets) > 20
+
+    asyncio.run(run())
