@@ -366,7 +366,7 @@ def check(
         diff = [
             w
             for w in workers
-            # same as runtime.runtime_differs(bind, P, T), from the placements already computed
+            # same as runtime.runtime_differs(bind, P, T), from the place indexes the planner computed
             if w.places and w.num_threads >= 1 and w.place_index("gnu") != w.place_index("llvm")
         ]
         if diff:
