@@ -93,6 +93,20 @@ def compare_all(app: App, widgets) -> int:
     return n
 
 
+def textual_rows(widgets, monkeypatch):
+    """(widget, the rows LineStylesCache left to Textual's StylesCache.render_line) for each widget."""
+    calls: list[int] = []
+    original = StylesCache.render_line
+    monkeypatch.setattr(StylesCache, "render_line", lambda self, *a: calls.append(a[1]) or original(self, *a))
+    out = []
+    for w in widgets:
+        calls.clear()
+        LineStylesCache().render_widget(w, w.region.size.region)
+        out.append((w, sorted(calls)))
+    monkeypatch.undo()
+    return out
+
+
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
 def test_plain_boxes_match_textual_and_take_the_fast_path(theme, monkeypatch):
     async def run() -> None:
@@ -104,14 +118,9 @@ def test_plain_boxes_match_textual_and_take_the_fast_path(theme, monkeypatch):
             widgets = list(app.query(Lines))
             assert compare_all(app, widgets) > 200
             # and the fast path is really taken: Textual's line code only for border and padding rows
-            calls = []
-            original = StylesCache.render_line
-            monkeypatch.setattr(StylesCache, "render_line", lambda self, *a: calls.append(a[1]) or original(self, *a))
-            for w in widgets:
-                calls.clear()
-                LineStylesCache().render_widget(w, w.region.size.region)
+            for w, rows in textual_rows(widgets, monkeypatch):
                 gutter = w.styles.gutter
-                assert sorted(calls) == [*range(gutter.top), *range(w.region.height - gutter.bottom, w.region.height)]
+                assert rows == [*range(gutter.top), *range(w.region.height - gutter.bottom, w.region.height)]
 
     asyncio.run(run())
 
@@ -123,13 +132,8 @@ def test_effects_go_through_textual(monkeypatch):
             await pilot.pause()
             widgets = list(app.query(Lines))
             assert compare_all(app, widgets) > 100
-            calls = []
-            original = StylesCache.render_line
-            monkeypatch.setattr(StylesCache, "render_line", lambda self, *a: calls.append(a[1]) or original(self, *a))
-            for w in widgets:
-                calls.clear()
-                LineStylesCache().render_widget(w, w.region.size.region)
-                assert sorted(calls) == list(range(w.region.height))  # every line: Textual's own
+            for w, rows in textual_rows(widgets, monkeypatch):
+                assert rows == list(range(w.region.height))  # every line: Textual's own
 
     asyncio.run(run())
 
