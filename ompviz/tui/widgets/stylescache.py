@@ -56,9 +56,8 @@ class LineStylesCache(StylesCache):
             right = get_box(border_right, inner, outer, right_style)[1][2]
         return (
             gutter.top,
-            size.height - gutter.bottom,
+            min(size.height - gutter.bottom, gutter.top + content_size.height),  # rows with content
             content_size.width,
-            content_size.height,
             padding.left,
             padding.right,
             inner.rich_style,
@@ -73,13 +72,9 @@ class LineStylesCache(StylesCache):
             return super().render_line(
                 styles, y, size, content_size, padding, base_background, background, render_content_line, *args
             )
-        top, _, content_width, content_height, pad_left, pad_right, inner, left, right = plain
+        top, _, content_width, pad_left, pad_right, inner, left, right = plain
         # StylesCache.render_line's content case (C), without the effects the plain case does not have
-        content_y = y - top
-        if content_y < content_height:
-            line = render_content_line(content_y).adjust_cell_length(content_width, inner)
-        else:
-            line = Strip.blank(content_width, inner)
+        line = render_content_line(y - top).adjust_cell_length(content_width, inner)
         if pad_left or pad_right:
             line = line_pad(line, pad_left, pad_right, inner)
         if left is not None and right is not None:
