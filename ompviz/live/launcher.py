@@ -42,11 +42,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from itertools import repeat
 
 from ompviz.cpuset import CpuSet, parse_list
 from ompviz.errors import OmpvizError
 from ompviz.plan.model import Worker
+from ompviz.records import maker
 
 AFFINITY_PREFIX = "ompviz-affinity"
 AFFINITY_FORMAT = f"{AFFINITY_PREFIX} pid=%P tid=%i thread=%n team=%N level=%L aff={{%A}}"
@@ -263,28 +265,16 @@ def parse_affinity_line(line: str) -> AffinityReport | None:
     )
 
 
-_new = object.__new__
-_rate_thread, _rate_ips, _rate_time = (Rate.thread.__set__, Rate.ips.__set__, Rate.time.__set__)  # type: ignore[attr-defined]
+_rate = maker(Rate)  # Rate(thread, ips, time) without the frozen __init__ (ompviz.records)
+_snapshot = maker(OutputSnapshot)
 
 
 def _rates(ips: Sequence[float], t: float) -> tuple[Rate, ...]:
-    """Rate(i, v, t) for each thread without the frozen dataclass __init__ (one object.__setattr__ per field):
-    a report line carries one value per thread, several times a second."""
-    out = []
-    for i, v in enumerate(ips):
-        r = _new(Rate)
-        _rate_thread(r, i)
-        _rate_ips(r, v)
-        _rate_time(r, t)
-        out.append(r)
-    return tuple(out)
+    """Rate(i, v, t) for each thread: a report line carries one value per thread, several times a second."""
+    return tuple(map(_rate, range(len(ips)), ips, repeat(t)))
 
 
 _RATES_IPS = "ompviz-rates ips="
-(_snap_aff, _snap_kern, _snap_rates, _snap_tail) = (
-    getattr(OutputSnapshot, f.name).__set__ for f in fields(OutputSnapshot)
-)
-# (unpacking fails at import if OutputSnapshot gains a field: set it in OutputState.snapshot too)
 
 
 class OutputState:
@@ -393,12 +383,7 @@ class OutputState:
             self._tail_fed = False
             tail = tuple(self._tail)
         self._parts = (aff, kern, rates, tail)
-        # OutputSnapshot(aff, kern, rates, tail) without the frozen __init__ (built at every rate report)
-        snap = self._snap = _new(OutputSnapshot)
-        _snap_aff(snap, aff)
-        _snap_kern(snap, kern)
-        _snap_rates(snap, rates)
-        _snap_tail(snap, tail)
+        snap = self._snap = _snapshot(aff, kern, rates, tail)  # built at every rate report
         self._last = snap
         self._ident_fed = False
         return snap
