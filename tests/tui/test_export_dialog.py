@@ -7,12 +7,11 @@ core k has PUs k and k+8 (Linux/AMD sibling numbering), one NUMA node and one L3
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import shlex
 
 import pytest
+from asyncrun import sync
 from textual.app import App
 from textual.widgets import Input, OptionList, Static, TextArea
 
@@ -35,16 +34,6 @@ def tiny() -> Topology:
         for smt in range(2)
     ]
     return build_topology(recs, name="tiny test box", source="test", source_kind="synthetic")
-
-
-def sync(fn):
-    """Run an async test body with asyncio.run (no async pytest plugin is installed)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 class Host(App[None]):

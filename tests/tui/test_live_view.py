@@ -13,14 +13,13 @@ its verdict must be "outside" (ran outside its place {10}); every other thread i
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import re
 import signal
 import time
 
 import pytest
+from asyncrun import sync
 from textual.app import App
 from tui_machines import small
 
@@ -33,14 +32,6 @@ from ompviz.tui.widgets.heatmap import HeatMap, HeatState, heat_style, thread_ma
 from ompviz.tui.widgets.threadtable import LiveThreadTable, LiveWorkerTable
 
 C = CpuSet
-
-
-def sync(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def hand_worker(rank: int, cpus: list[int], bind: str = "close") -> Worker:

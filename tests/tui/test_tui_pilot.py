@@ -7,10 +7,10 @@ how those machines are built (sibling s of core k is OS index k + s * cores).
 from __future__ import annotations
 
 import asyncio
-import functools
 import shlex
 
 import pytest
+from asyncrun import sync
 from textual.widgets import Input, OptionList, Static
 from tui_machines import hybrid, small
 
@@ -22,16 +22,6 @@ from ompviz.tui.widgets.panels import TextLine
 from ompviz.tui.widgets.topomap import TopologyMap
 
 SIZE = (160, 50)
-
-
-def sync(fn):
-    """Run an async test body with asyncio.run (no async pytest plugin is required)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def _text(app: OmpvizApp, selector: str) -> str:
@@ -738,3 +728,55 @@ async def test_scrollbars_follow_resizes_of_the_line_widgets():
         await pilot.resize_terminal(*SIZE)
         await pilot.pause()
         assert env.show_vertical_scrollbar
+
+
+@sync
+async def test_text_view_never_shows_a_horizontal_scrollbar():
+    """The environment pane folds its text at its width. When a longer text brings a vertical scrollbar, the pane
+    narrows by a column: that must refold the text, not bring a horizontal scrollbar (which the refold then took
+    away again: two extra layouts and paints, ~40-60 ms of a key press on the 4,096-PU machine)."""
+    from rich.text import Text
+    from textual.app import App
+    from textual.screen import Screen
+
+    from ompviz.tui.widgets.panels import TextView
+
+    shown: list[bool] = []
+
+    class Watched(TextView):
+        def watch_show_horizontal_scrollbar(self, value: bool) -> None:
+            shown.append(value)
+
+    class One(App[None]):
+        CSS = "Watched { width: 30; height: 6; scrollbar-size-vertical: 1; }"
+
+        def compose(self):
+            yield Watched(id="tv")
+
+    layouts = 0
+    original = Screen._refresh_layout
+
+    def counting(self, *args, **kwargs):
+        nonlocal layouts
+        layouts += 1
+        return original(self, *args, **kwargs)
+
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        tv = app.query_one(Watched)
+        tv.update(Text("short\ntext"))
+        await pilot.pause()
+        assert not tv.show_vertical_scrollbar
+        Screen._refresh_layout = counting  # type: ignore[method-assign]
+        try:
+            # exactly 30 columns a line: fits without the scrollbar, wraps once it is there
+            tv.update(Text("\n".join("x" * 29 + str(i % 10) for i in range(12))))
+            for _ in range(5):
+                await pilot.pause()
+                await asyncio.sleep(0.02)
+        finally:
+            Screen._refresh_layout = original  # type: ignore[method-assign]
+        assert tv.show_vertical_scrollbar and not tv.show_horizontal_scrollbar
+        assert True not in shown
+        assert layouts <= 1
+        assert tv.virtual_size.height == 24  # every 30-column line folded in two at 29 columns

@@ -741,7 +741,10 @@ class TextView(LineScrollView):
     """Scrollable styled text folded at the widget's width, drawn with the line API: only visible lines are
     rendered, and a new text does not relayout the screen (a Static in a VerticalScroll did both on every plan)."""
 
-    DEFAULT_CSS = "TextView { background: transparent; }"
+    # Folded at its width, the text never needs a horizontal scrollbar. Without overflow-x hidden, a vertical
+    # scrollbar appearing (a longer environment) narrowed the text below its folded width: a horizontal bar came,
+    # the refold sent it away, and one key press cost two extra layouts and three paints over 60 ms.
+    DEFAULT_CSS = "TextView { background: transparent; overflow-x: hidden; }"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
