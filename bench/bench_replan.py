@@ -120,6 +120,7 @@ def bench(
     from ompviz.plan import plan as real_plan
     from ompviz.plan.model import PlanRequest
     from ompviz.tui.app import OmpvizApp
+    from ompviz.tui.plancache import PlanCache
     from ompviz.tui.widgets.topomap import TopologyMap
 
     topo = big4096()
@@ -129,14 +130,19 @@ def bench(
     marks: dict = {}  # one key press: start, plan, updated, render, painted, overhead
 
     def planner(t, req):
+        if "start" not in marks or "updated" in marks:  # the look-ahead, between key presses: not this key's work
+            return real_plan(t, req)
         t0 = clock()
         try:
             return real_plan(t, req)
         finally:
             marks["plan"] = marks.get("plan", 0.0) + clock() - t0
 
-    def ompviz_app() -> OmpvizApp:
+    def ompviz_app(cold: bool) -> OmpvizApp:
         app = OmpvizApp(topo, PlanRequest(ranks=16, strategy="spread"), planner=planner, optional_screens={})
+        if cold:  # every key press calls the planner: no plans kept, none made ahead
+            app._plans = PlanCache(planner, topo, size=0)
+            app._plan_ahead_soon = lambda: None  # type: ignore[method-assign]
         original_set_request = app.set_request
 
         def set_request(req):
@@ -209,12 +215,14 @@ def bench(
     async def run() -> None:
         for _ in range(sessions):  # alternate: both see the same machine load
             await session(_bare_app(clock, marks), ["x"], {"x": "bare"})
-            app = ompviz_app()
-            if freeze:
-                gc.freeze()  # what `ompviz` does once the topology is loaded and the app built
-            await session(app, ["plus", "minus", "s", "b"], {})
-            if freeze:
-                gc.unfreeze()
+            for cold in (False, True):
+                app = ompviz_app(cold)
+                if freeze:
+                    gc.freeze()  # what `ompviz` does once the topology is loaded and the app built
+                keys = ["plus", "minus", "s", "b"]
+                await session(app, keys, {k: f"{k} cold" for k in keys} if cold else {})
+                if freeze:
+                    gc.unfreeze()
 
     try:
         asyncio.run(run())

@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static
 
 from ompviz.cpuset import CpuSet
@@ -21,6 +22,7 @@ from ompviz.errors import OmpvizError
 from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning
 from ompviz.topology.model import Topology
 from ompviz.tui.idlegc import TICK, IdleCollector
+from ompviz.tui.plancache import PlanCache
 from ompviz.tui.widgets.controls import Controls
 from ompviz.tui.widgets.panels import (
     KeyBar,
@@ -60,6 +62,26 @@ STRATEGY_HELP = {
 
 def _cycle(options: tuple[str, ...], current: str) -> str:
     return options[(options.index(current) + 1) % len(options)] if current in options else options[0]
+
+
+def _ranks(delta: int) -> Callable[[PlanRequest], PlanRequest]:
+    return lambda r: dataclasses.replace(r, ranks=max(1, r.ranks + delta))
+
+
+def _next(field: str, options: tuple[str, ...]) -> Callable[[PlanRequest], PlanRequest]:
+    return lambda r: dataclasses.replace(r, **{field: _cycle(options, getattr(r, field))})
+
+
+# The request each planning key makes from the current one: the actions use these, and the look-ahead plans them
+# while the user is quiet, so the next key press finds its plan made (ompviz.tui.plancache).
+KEY_STEPS: dict[str, Callable[[PlanRequest], PlanRequest]] = {
+    "ranks(1)": _ranks(1),
+    "ranks(-1)": _ranks(-1),
+    "next_strategy": _next("strategy", STRATEGIES),
+    "next_bind": _next("bind", BIND_POLICIES),
+    "next_smt": _next("smt", SMT_POLICIES),
+    "next_places": _next("places", PLACES),
+}
 
 
 def default_planner() -> Callable[[Topology, PlanRequest], Plan] | None:
@@ -155,6 +177,9 @@ class OmpvizApp(App[None]):
         self.topology = topology
         self.request = request or PlanRequest()
         self._planner = planner or default_planner()
+        self._plans = PlanCache(self._planner, topology) if self._planner is not None else None
+        self._ahead: list[PlanRequest] = []  # requests one key away, still to plan while the user is quiet
+        self._ahead_timer: Timer | None = None
         self._loader = loader or default_loader
         self.plan: Plan | None = None
         self.plan_error: str | None = None
@@ -215,6 +240,8 @@ class OmpvizApp(App[None]):
         self._show_pu(CpuSet(), None)
         self.query_one("#workers").border_title = "Workers"
         self._show_plan()
+        # Not straight after the first frame: start-up is benchmarked, and a user reads the screen first.
+        self.set_timer(0.3, self._plan_ahead_soon, name="plan-ahead-start")
         for note in self._notes:
             self.notify(note, severity="warning", timeout=8)
 
@@ -268,19 +295,19 @@ class OmpvizApp(App[None]):
     # -- core calls ------------------------------------------------------------------------------
     def _replan(self, request: PlanRequest, *, notify: bool = True) -> bool:
         """Plan ``request``; on success it becomes the current request. Errors are shown, never raised."""
-        if self._planner is None:
+        if self._plans is None:
             self.request, self.plan = request, None
             self.plan_error = "the planner (ompviz.plan) is not available in this installation"
             return False
         try:
-            plan = self._planner(self.topology, request)
+            plan, owners = self._plans.plan(request)
         except OmpvizError as e:
             self.plan_error = str(e)
         except Exception as e:  # a planner bug must not take the explorer down with the user's session
             self.plan_error = f"planner failed: {type(e).__name__}: {e}"
         else:
             self.request, self.plan, self.plan_error = request, plan, None
-            self._owners = plan.owner_map()
+            self._owners = owners
             if self.selected_rank is not None and self.selected_rank >= len(plan.workers):
                 self.selected_rank = 0 if plan.workers else None
             self.warning = None
@@ -297,6 +324,34 @@ class OmpvizApp(App[None]):
             with self.batch_update():
                 self._show_plan(reflect_controls=ok)
                 self._show_form_error()
+            self._plan_ahead_soon()
+
+    # -- look-ahead ------------------------------------------------------------------------------
+    # Textual paints on its screen-update timer, up to a frame after the key's handler returned, and its "after
+    # refresh" callbacks run before that paint; messages queued for the app are handled without giving the event
+    # loop back. So the look-ahead runs from timers: it starts once the key's paint is done, and gives the loop
+    # back between plans, so a key pressed meanwhile waits for at most one plan.
+    AHEAD_DELAY = 0.03  # s after a change: Textual's next paint (60 Hz) comes first
+
+    def _plan_ahead_soon(self) -> None:
+        """Plan the requests one key away from the current one, after the screen shows the current plan."""
+        if self._plans is None:
+            return
+        ahead = (self._manual_lists(step(self.request)) for step in KEY_STEPS.values())
+        self._ahead = [r for r in dict.fromkeys(ahead) if r != self.request and r not in self._plans]
+        if self._ahead_timer is not None:
+            self._ahead_timer.stop()
+            self._ahead_timer = None
+        if self._ahead:
+            self._ahead_timer = self.set_timer(self.AHEAD_DELAY, self._plan_ahead, name="plan-ahead")
+
+    def _plan_ahead(self) -> None:
+        self._ahead_timer = None
+        while self._ahead and self._plans is not None:
+            if self._plans.ahead(self._ahead.pop(0)):
+                break
+        if self._ahead:
+            self._ahead_timer = self.set_timer(0.001, self._plan_ahead, name="plan-ahead")  # (0 divides by 0)
 
     def _manual_lists(self, request: PlanRequest) -> PlanRequest:
         """Switching to manual without lists starts from the current plan's worker CPU sets (the natural thing
@@ -410,19 +465,19 @@ class OmpvizApp(App[None]):
 
     # -- actions ---------------------------------------------------------------------------------
     def action_ranks(self, delta: int) -> None:
-        self.set_request(dataclasses.replace(self.request, ranks=max(1, self.request.ranks + delta)))
+        self.set_request(_ranks(delta)(self.request))
 
     def action_next_strategy(self) -> None:
-        self.set_request(dataclasses.replace(self.request, strategy=_cycle(STRATEGIES, self.request.strategy)))
+        self.set_request(KEY_STEPS["next_strategy"](self.request))
 
     def action_next_bind(self) -> None:
-        self.set_request(dataclasses.replace(self.request, bind=_cycle(BIND_POLICIES, self.request.bind)))
+        self.set_request(KEY_STEPS["next_bind"](self.request))
 
     def action_next_smt(self) -> None:
-        self.set_request(dataclasses.replace(self.request, smt=_cycle(SMT_POLICIES, self.request.smt)))
+        self.set_request(KEY_STEPS["next_smt"](self.request))
 
     def action_next_places(self) -> None:
-        self.set_request(dataclasses.replace(self.request, places=_cycle(PLACES, self.request.places)))
+        self.set_request(KEY_STEPS["next_places"](self.request))
 
     def action_toggle_numbering(self) -> None:
         m = self.query_one(TopologyMap)
@@ -455,6 +510,8 @@ class OmpvizApp(App[None]):
 
     def set_topology(self, topology: Topology) -> None:
         self.topology = topology
+        if self._plans is not None:
+            self._plans.set_topology(topology)
         self.selected_rank = 0
         with self.batch_update():
             self.query_one("#header", TextLine).update(header_text(topology))

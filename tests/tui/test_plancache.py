@@ -1,0 +1,258 @@
+"""The explorer's plans by request (ompviz.tui.plancache) and the look-ahead that fills it between key presses.
+
+The cache's rules are checked on the real planner and a counting wrapper; the look-ahead in the real app through
+Pilot: the requests one key away are planned once the user is quiet, the key then calls no planner, and what it
+shows is exactly the plan a fresh planner call makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+
+import pytest
+from asyncrun import sync
+from tui_machines import big4096, small
+
+from ompviz.errors import OmpvizError
+from ompviz.plan import plan as real_plan
+from ompviz.plan.model import STRATEGIES, PlanRequest
+from ompviz.tui.app import KEY_STEPS, OmpvizApp
+from ompviz.tui.plancache import PlanCache
+
+SIZE = (160, 50)
+
+
+class Counting:
+    """The real planner, counting calls per request."""
+
+    def __init__(self) -> None:
+        self.calls: list[PlanRequest] = []
+
+    def __call__(self, topology, request):
+        self.calls.append(request)
+        return real_plan(topology, request)
+
+
+# -- the cache --------------------------------------------------------------------------------------------------
+def test_a_request_is_planned_once_and_gives_the_same_plan_and_owners():
+    planner, topo = Counting(), small()
+    cache = PlanCache(planner, topo)
+    req = PlanRequest(ranks=2, strategy="spread")
+    plan, owners = cache.plan(req)
+    again, owners_again = cache.plan(dataclasses.replace(req))  # an equal request, not the same object
+    assert planner.calls == [req]
+    assert again is plan and owners_again is owners
+    assert plan == real_plan(topo, req) and owners == plan.owner_map()
+
+
+def test_errors_are_kept_and_raised_again_without_growing_tracebacks():
+    planner, topo = Counting(), small()
+    cache = PlanCache(planner, topo)
+    bad = PlanRequest(ranks=1, strategy="manual", cpus="0-3|junk")
+    with pytest.raises(OmpvizError) as first:
+        cache.plan(bad)
+    for _ in range(3):
+        with pytest.raises(OmpvizError) as again:
+            cache.plan(bad)
+        assert str(again.value) == str(first.value)
+    assert planner.calls == [bad]
+    depth = 0
+    tb = again.value.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth <= 2  # raised from PlanCache.plan, not carrying every earlier raise
+
+
+def test_a_planner_bug_is_kept_like_an_error():
+    calls = []
+
+    def broken(topology, request):
+        calls.append(request)
+        raise ZeroDivisionError("bug")
+
+    cache = PlanCache(broken, small())
+    assert cache.ahead(PlanRequest()) is True  # never raises
+    with pytest.raises(ZeroDivisionError):
+        cache.plan(PlanRequest())
+    assert len(calls) == 1
+
+
+def test_least_recently_used_plans_go_first():
+    planner, topo = Counting(), small()
+    cache = PlanCache(planner, topo, size=2)
+    a, b, c = (PlanRequest(ranks=n) for n in (1, 2, 4))
+    cache.plan(a)
+    cache.plan(b)
+    cache.plan(a)  # a is now the most recent
+    cache.plan(c)  # evicts b
+    assert a in cache and c in cache and b not in cache and len(cache) == 2
+    cache.plan(b)
+    assert planner.calls == [a, b, c, b]
+
+
+def test_size_zero_keeps_nothing_and_another_topology_starts_empty():
+    planner, topo = Counting(), small()
+    cold = PlanCache(planner, topo, size=0)
+    req = PlanRequest(ranks=2)
+    cold.plan(req)
+    cold.plan(req)
+    assert len(planner.calls) == 2 and len(cold) == 0
+    with pytest.raises(ValueError):
+        PlanCache(planner, topo, size=-1)
+
+    cache = PlanCache(planner, topo)
+    plan_small, _ = cache.plan(req)
+    cache.set_topology(topo)  # the same machine keeps its plans
+    assert req in cache
+    other = big4096()
+    cache.set_topology(other)
+    assert cache.topology is other and req not in cache
+    plan_big, _ = cache.plan(req)
+    assert plan_big != plan_small and plan_big == real_plan(other, req)
+
+
+def test_ahead_plans_only_unknown_requests():
+    planner = Counting()
+    cache = PlanCache(planner, small())
+    req = PlanRequest(ranks=2)
+    assert cache.ahead(req) is True
+    assert cache.ahead(req) is False
+    cache.plan(req)
+    assert planner.calls == [req]
+
+
+def test_key_steps_are_the_keys_requests():
+    r = PlanRequest(ranks=3, strategy=STRATEGIES[-1], bind="close", smt="all", places="cores")
+    assert KEY_STEPS["ranks(1)"](r).ranks == 4
+    assert KEY_STEPS["ranks(-1)"](r).ranks == 2
+    assert KEY_STEPS["ranks(-1)"](PlanRequest(ranks=1)).ranks == 1
+    assert KEY_STEPS["next_strategy"](r).strategy == STRATEGIES[0]  # wraps around
+    for name, field in (("next_bind", "bind"), ("next_smt", "smt"), ("next_places", "places")):
+        changed = KEY_STEPS[name](r)
+        assert getattr(changed, field) != getattr(r, field)
+        assert dataclasses.replace(changed, **{field: getattr(r, field)}) == r  # nothing else changes
+
+
+# -- the look-ahead in the app ----------------------------------------------------------------------------------
+async def _quiet(pilot, app: OmpvizApp) -> None:
+    """Until the look-ahead is done (it runs on timers after the paint)."""
+    for _ in range(200):
+        await pilot.pause()
+        if app._ahead_timer is None and not app._ahead:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the look-ahead never finished")
+
+
+@sync
+async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
+    planner = Counting()
+    topo = small()
+    app = OmpvizApp(topo, PlanRequest(ranks=2, strategy="spread"), planner=planner, optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)  # the first look-ahead waits for the user to read the first screen
+        await _quiet(pilot, app)
+        for key, step in (
+            ("plus", "ranks(1)"),
+            ("minus", "ranks(-1)"),
+            ("s", "next_strategy"),
+            ("b", "next_bind"),
+            ("t", "next_smt"),
+            ("p", "next_places"),
+        ):
+            expected = KEY_STEPS[step](app.request)
+            assert expected in app._plans, f"{key}: its request was not planned ahead"
+            made_ahead = app._plans._entries[expected][0]
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.request == expected
+            assert app.plan is made_ahead, f"{key} planned again"
+            assert app.plan == real_plan(topo, expected)  # exactly what planning now would give
+            assert app._owners == app.plan.owner_map()
+            await _quiet(pilot, app)
+        # every request was planned once, ahead of its key or at start-up
+        assert len(planner.calls) == len(set(planner.calls))
+
+
+@sync
+async def test_look_ahead_errors_stay_quiet_until_their_key():
+    """A request one key away that cannot be planned (here: a planner refusing 3 ranks) shows nothing while it is
+    planned ahead; its key then shows the error and keeps the last good plan, as without the look-ahead."""
+
+    def planner(topology, request):
+        if request.ranks >= 3:
+            raise OmpvizError("three is a crowd")
+        return real_plan(topology, request)
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2), planner=planner, optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        assert KEY_STEPS["ranks(1)"](app.request) in app._plans
+        assert app.plan_error is None and not list(app._notifications)
+        await pilot.press("plus")
+        await pilot.pause()
+        assert app.request.ranks == 2 and app.plan_error == "three is a crowd"
+        assert any(n.title == "Cannot plan" for n in app._notifications)
+
+
+@sync
+async def test_loading_another_machine_forgets_the_old_plans():
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        assert len(app._plans) > 1
+        other = big4096()
+        app.set_topology(other)
+        await pilot.pause()
+        assert app._plans.topology is other
+        assert app.plan == real_plan(other, app.request)
+        await _quiet(pilot, app)
+        for request in list(app._plans._entries):
+            assert app._plans.plan(request)[0] == real_plan(other, request)
+
+
+@sync
+async def test_a_key_during_the_look_ahead_waits_for_one_plan_at_most():
+    """The look-ahead gives the event loop back between plans: with a slow planner (50 ms a plan) and six requests
+    to plan ahead, a key pressed once the look-ahead started is handled after at most one of them."""
+    import time
+
+    slow_calls: list[float] = []
+
+    def slow(topology, request):
+        slow_calls.append(time.perf_counter())
+        time.sleep(0.05)
+        return real_plan(topology, request)
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2), planner=slow, optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        slow_calls.clear()
+        app.action_ranks(1)  # planned ahead already; now six new neighbours to plan, 50 ms each
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if slow_calls:
+                break
+        assert slow_calls, "the look-ahead did not start"
+        started = len(slow_calls)
+        handled_after: list[int] = []
+        fold = app.action_fold
+
+        def action_fold() -> None:  # any key will do: `z` folds the map
+            handled_after.append(len(slow_calls))
+            fold()
+
+        app.action_fold = action_fold  # type: ignore[method-assign]
+        await pilot.press("z")
+        assert handled_after and handled_after[0] <= started + 1, (started, handled_after, len(slow_calls))
+        assert started + 1 < 6  # the look-ahead was not over when the key came
+        await _quiet(pilot, app)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
