@@ -1,22 +1,27 @@
-"""Key press -> replan -> repaint on the 4,096-PU synthetic machine, headless through Pilot (issue 4: "well inside
-one frame for 4,096 PUs").
+"""Key press or click -> replan -> repaint on the 4,096-PU synthetic machine, headless through Pilot (issue 4: "well
+inside one frame for 4,096 PUs").
 
-The real app at 160x50 (PU view, so the map shows the most cells), driven by real key presses: `+`/`-` between 16
-and 17 ranks (every owner changes), `s` (strategy) and `b` (bind). For each press we time:
-- plan:   the planner call (ompviz.plan.plan) the app makes;
+The real app at 160x50 (PU view, so the map shows the most cells), driven by real key presses and clicks: `+`/`-`
+between 16 and 17 ranks (every owner changes), `s` (strategy), `b` (bind), and a click on a PU of the map (it
+becomes reserved: a new PU each time, so every click is a new plan; the pointer rests on it first, as a hand does).
+Each session runs twice: as the app is, which keeps its plans and plans the requests one key or click away while
+the user is quiet (ompviz.tui.plancache), and "cold", with no plan kept or made ahead: every change calls the
+planner, as typing in the form does. For each change we time:
+- plan:   the planner calls the change makes (the look-ahead's, between changes, are not counted);
 - update: the rest of the app's handling (widgets told about the new plan, strips invalidated);
 - render: the compositor refreshes that paint the changed regions (usually one; a scrollbar whose numbers
           changed may be painted a frame later, and is counted), with the escape sequences a terminal is sent
           (App._display builds them; headless Textual skips that, so the bench builds them where it would);
-- total:  from the key event reaching the app to the end of the last of those refreshes that changed what a
-          terminal shows (a shadow screen fed with Textual's updates tells; a refresh that repaints cells as they
-          were is work, counted in render, but not latency). Includes Textual's message and refresh scheduling.
-Medians over the presses (and the 90th percentile of total: `s` cycles through every strategy, so `+`/`-`/`b` are
+- total:  from the app's action starting the change (after Textual's key or mouse dispatch, likewise for the
+          baseline) to the end of the last of those refreshes that changed what a terminal shows (a shadow screen
+          fed with Textual's updates tells; a refresh that repaints cells as they were is work, counted in render,
+          but not latency). Includes Textual's message and refresh scheduling.
+Medians over the changes (and the 90th percentile of total: `s` cycles through every strategy, so the others are
 measured on each, some changing far more of the screen than others; `s` into or out of manual and vllm changes the
 form's height, a layout of the screen), compared with a 60 Hz frame (16.7 ms) and with a baseline measured in the
 same run, sessions alternating with ours: a bare Textual app repainting its whole screen after a key press (one
-line-API widget, every line changed). That baseline is the floor for a key that changes most of the screen, as
-`+`/`-` do here (map, tables, environment text), and it moves with the machine's load the way our figures do.
+line-API widget, every line changed). That baseline is the floor for a change that repaints most of the screen, as
+these do here (map, tables, environment text), and it moves with the machine's load the way our figures do.
 
 Run: python bench/bench_replan.py [--rounds N] [--sessions N] [--fold pu|auto] [--cpu] [--no-freeze]
 """
@@ -169,7 +174,8 @@ def bench(
             renderable.render_segments(self.console)
         t0 = clock()
         marks["changed"] = shadow.apply(renderable, self.console) or marks.get("changed", False)
-        marks["overhead"] = marks.get("overhead", 0.0) + clock() - t0
+        if "start" in marks:  # taken off the figures from the change on (a click's pointer events paint before it)
+            marks["overhead"] = marks.get("overhead", 0.0) + clock() - t0
 
     def compositor_refresh(self):
         t0, before = clock(), marks.get("overhead", 0.0)
@@ -192,10 +198,22 @@ def bench(
             if isinstance(app, OmpvizApp) and fold != "auto":
                 app.query_one(TopologyMap).set_fold(fold)
             await pilot.pause()
+            pus = []  # PUs on screen, for clicks: each click reserves another one (a new plan every time)
+            if "click" in presses:
+                m = app.query_one(TopologyMap)
+                pus = [o for o in (m.screen_offset_of(p.os_index) for p in topo.pus) if o is not None]
             for i in range(rounds * len(presses) + 2):
                 key = presses[i % len(presses)]
+                if key == "click":
+                    x, y = pus.pop(0)
+                    await pilot.hover(TopologyMap, offset=(x + 1, y))  # the pointer comes to rest on it first
+                    await pilot.pause()
+                    await asyncio.sleep(0.1)
                 marks.clear()
-                await pilot.press(key)
+                if key == "click":
+                    await pilot.click(TopologyMap, offset=(x + 1, y))
+                else:
+                    await pilot.press(key)
                 await pilot.pause()
                 # until the screen is quiet: no refresh for 3 frames (a scrollbar may be painted a frame later)
                 for _ in range(250):
@@ -219,7 +237,7 @@ def bench(
                 app = ompviz_app(cold)
                 if freeze:
                     gc.freeze()  # what `ompviz` does once the topology is loaded and the app built
-                keys = ["plus", "minus", "s", "b"]
+                keys = ["plus", "minus", "s", "b", "click"]
                 await session(app, keys, {k: f"{k} cold" for k in keys} if cold else {})
                 if freeze:
                     gc.unfreeze()
@@ -254,14 +272,14 @@ def report(med: dict[str, dict[str, float]], clock: str, fold: str, presses: int
     bare = med.get("bare", {}).get("total")
     print(f"key -> replan -> repaint, 4,096 PUs, 160x50, {fold} view, median of {presses} presses each ({clock} ms):")
     print(
-        f"  {'key':6} {'plan':>7} {'update':>7} {'render':>7} {'total':>7}  frames(16.7ms)  vs bare repaint"
+        f"  {'key':11} {'plan':>7} {'update':>7} {'render':>7} {'total':>7}  frames(16.7ms)  vs bare repaint"
         f"  {'p90 total':>9}  frames"
     )
     for key, m in med.items():
         ms = {k: v * 1000 for k, v in m.items()}
         ratio = f"{m['total'] / bare:.2f}x" if bare else "-"
         print(
-            f"  {key:6} {ms['plan']:7.1f} {ms['update']:7.1f} {ms['render']:7.1f} {ms['total']:7.1f}"
+            f"  {key:11} {ms['plan']:7.1f} {ms['update']:7.1f} {ms['render']:7.1f} {ms['total']:7.1f}"
             f"  {m['total'] / FRAME:13.2f}  {ratio:>15}  {ms['p90']:9.1f}  {m['p90'] / FRAME:6.2f}"
         )
     print(

@@ -337,8 +337,20 @@ class OmpvizApp(App[None]):
         """Plan the requests one key away from the current one, after the screen shows the current plan."""
         if self._plans is None:
             return
-        ahead = (self._manual_lists(step(self.request)) for step in KEY_STEPS.values())
-        self._ahead = [r for r in dict.fromkeys(ahead) if r != self.request and r not in self._plans]
+        self._ahead = [self._manual_lists(step(self.request)) for step in KEY_STEPS.values()]
+        self._restart_look_ahead()
+
+    def _plan_click_ahead(self, pu: int) -> None:
+        """The pointer rests on a PU: a click would toggle it reserved. Plan that first (then what is left)."""
+        if self._plans is not None:
+            toggled = dataclasses.replace(self.request, reserve=self.request.reserve ^ CpuSet([pu]))
+            self._ahead.insert(0, self._manual_lists(toggled))
+            self._restart_look_ahead()
+
+    def _restart_look_ahead(self) -> None:
+        assert self._plans is not None
+        plans, current = self._plans, self.request
+        self._ahead = [r for r in dict.fromkeys(self._ahead) if r != current and r not in plans]
         if self._ahead_timer is not None:
             self._ahead_timer.stop()
             self._ahead_timer = None
@@ -445,6 +457,8 @@ class OmpvizApp(App[None]):
 
     def on_topology_map_cell_hovered(self, event: TopologyMap.CellHovered) -> None:
         self._show_pu(event.cpus, event.pu)
+        if event.role == "pu" and event.pu is not None:
+            self._plan_click_ahead(event.pu)
 
     def _show_pu(self, cpus: CpuSet, pu: int | None) -> None:
         info = pu_info_text(self.topology, self.plan, cpus, pu, self._owners)

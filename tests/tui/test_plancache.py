@@ -177,6 +177,36 @@ async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
 
 
 @sync
+async def test_a_pu_under_the_pointer_has_its_click_planned_ahead():
+    """Resting the pointer on a PU plans the request its click makes (that PU reserved, or no longer reserved);
+    the click then shows that plan, which is what planning it fresh gives (the key look-ahead never plans a
+    reserve change, so only the hover can have made it)."""
+    from ompviz.cpuset import CpuSet
+    from ompviz.tui.widgets.topomap import TopologyMap
+
+    topo = small()
+    app = OmpvizApp(topo, PlanRequest(ranks=2), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        m = app.query_one(TopologyMap)
+        for cpu in (17, 5):  # reserve 17, then 5 as well
+            x, y = m.screen_offset_of(cpu)
+            click = dataclasses.replace(app.request, reserve=app.request.reserve ^ CpuSet([cpu]))
+            assert click not in app._plans
+            await pilot.hover(TopologyMap, offset=(x + 1, y))
+            await _quiet(pilot, app)
+            assert click in app._plans
+            made_ahead = app._plans._entries[click][0]
+            await pilot.click(TopologyMap, offset=(x + 1, y))
+            await pilot.pause()
+            assert app.request == click and app.plan is made_ahead
+            assert app.plan == real_plan(topo, click)
+            await pilot.hover(TopologyMap, offset=(0, 0))  # off the PU, so the next hover is a new one
+            await _quiet(pilot, app)
+
+
+@sync
 async def test_look_ahead_errors_stay_quiet_until_their_key():
     """A request one key away that cannot be planned (here: a planner refusing 3 ranks) shows nothing while it is
     planned ahead; its key then shows the error and keeps the last good plan, as without the look-ahead."""
