@@ -1,5 +1,7 @@
-"""The explorer app. It owns no planning logic: it holds the current Topology and PlanRequest, calls the core's
-``plan()`` on every change, and hands the resulting immutable Plan to the widgets inside one batch update."""
+"""The explorer app. It owns no planning logic: it holds the current Topology and PlanRequest, gets the core's
+``plan()`` for every change, and hands the resulting immutable Plan to the widgets inside one batch update. Plans
+are kept by request, and the requests one key or click away are planned while the user is quiet
+(ompviz.tui.plancache): the plan a change shows is always the planner's plan for that request."""
 
 from __future__ import annotations
 
