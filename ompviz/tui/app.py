@@ -361,8 +361,8 @@ class OmpvizApp(App[None]):
 
     def _plan_ahead(self) -> None:
         self._ahead_timer = None
-        while self._ahead and self._plans is not None:
-            if self._plans.ahead(self._ahead.pop(0)):
+        while self._ahead:
+            if self._plans.ahead(self._ahead.pop(0)):  # type: ignore[union-attr]  # (only queued with a cache)
                 break
         if self._ahead:
             self._ahead_timer = self.set_timer(0.001, self._plan_ahead, name="plan-ahead")  # (0 divides by 0)

@@ -1,10 +1,11 @@
 """The explorer's plans by request, made when asked or ahead of time while the user is quiet.
 
 A plan is a pure function of (topology, request) and a Plan is immutable, so a plan made once is the plan for its
-request: pressing `-` after `+` needs no planner call, and the requests one key away from the current one (ranks
-+1/-1, next strategy, bind, SMT policy, places) can be planned between key presses. On the 4,096-PU machine a plan
-and its CPU -> ranks map take 2-5 ms, a sixth to a third of a frame, and a key press also repaints most of the
-screen (issue 4, bench/bench_replan.py). No Textual import: the app schedules the look-ahead; this keeps the plans.
+request: pressing `-` after `+` needs no planner call, and the requests one key or click away from the current one
+(ranks +1/-1, next strategy, bind, SMT policy, places; the PU under the pointer reserved or freed) can be planned
+between changes. On the 4,096-PU machine a plan and its CPU -> ranks map take 2-5 ms, a sixth to a third of a frame,
+and a key press also repaints most of the screen (issue 4, bench/bench_replan.py). No Textual import: the app
+schedules the look-ahead; this keeps the plans.
 
 A failed plan is kept as its error, raised again for the same request (the planner is deterministic).
 """
