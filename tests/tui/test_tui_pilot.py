@@ -780,3 +780,50 @@ async def test_text_view_never_shows_a_horizontal_scrollbar():
         assert True not in shown
         assert layouts <= 1
         assert tv.virtual_size.height == 24  # every 30-column line folded in two at 29 columns
+
+
+@sync
+async def test_clicks_on_line_widgets_do_not_repaint_the_whole_screen():
+    """Textual's text selection cannot select in line-drawn widgets, but a press on one started a selection and the
+    release cleared it, each a repaint of the whole screen before the click was handled. A click on a PU, a worker
+    row or a tab must repaint only what it changes. (Moving the focus to another widget is a whole repaint in
+    Textual, so each widget is clicked once first.)"""
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    from ompviz.tui.widgets.panels import TabBar, WorkerTable
+
+    app = OmpvizApp(small(), PlanRequest(ranks=3), optional_screens={})
+    whole: list[str] = []
+    original = Widget.refresh
+
+    def refresh(self, *regions, **kwargs):
+        if isinstance(self, Screen) and not regions:
+            whole.append(type(self).__name__)
+        return original(self, *regions, **kwargs)
+
+    async def click(widget, offset) -> list[str]:
+        whole.clear()
+        Widget.refresh = refresh  # type: ignore[method-assign]
+        try:
+            await pilot.click(widget, offset=offset)
+            await pilot.pause()
+        finally:
+            Widget.refresh = original  # type: ignore[method-assign]
+        return list(whole)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        m = app.query_one(TopologyMap)
+        assert app.focused is m
+        x, y = m.screen_offset_of(17)
+        assert await click(TopologyMap, (x + 1, y)) == []
+        assert 17 in app.request.reserve  # the click did its work
+        await click(WorkerTable, (2, 2))  # the focus moves to the table
+        assert app.selected_rank == 1
+        assert await click(WorkerTable, (2, 3)) == []
+        assert app.selected_rank == 2
+        await click(TabBar, (14, 0))  # "Warnings"; the focus moves to the tab bar
+        assert app.active_tab == "tab-warnings"
+        assert await click(TabBar, (2, 0)) == []  # "Preview"
+        assert app.active_tab == "tab-preview"

@@ -69,6 +69,11 @@ class BaseStyleCache:
 
     _base: Style | None = None
     _components: dict[str, Style] | None = None
+    # Textual's text selection does not reach line-drawn widgets: render_line draws no highlight, and copying reads
+    # get_selection(), which finds nothing in them. Yet a mouse press on one started a selection and the release
+    # cleared it, each repainting the whole screen: two full repaints (5-10 ms each at 4,096 PUs) before a click on
+    # a PU, a row or a tab was even handled.
+    ALLOW_SELECT = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
