@@ -40,39 +40,6 @@ REPO = Path(__file__).resolve().parent.parent
 FRAME = 1 / 60
 
 
-class _Terminal:
-    """What a terminal shows: (character, style) per cell, updated from Textual's compositor updates."""
-
-    def __init__(self) -> None:
-        self.cells: dict[tuple[int, int], tuple[str, object]] = {}
-
-    def apply(self, update, console) -> bool:
-        """Apply one update; True when some cell changed."""
-        from rich.cells import cell_len
-        from rich.segment import ControlType
-
-        changed = False
-        x = y = 0
-        cells = self.cells
-        x0 = getattr(getattr(update, "region", None), "x", 0)
-        for seg in update.__rich_console__(console, console.options):
-            if seg.control:
-                for code in seg.control:
-                    if code[0] == ControlType.CURSOR_MOVE_TO:
-                        x, y = code[1] - 1, code[2] - 1
-                continue
-            if seg.text == "\n":
-                x, y = x0, y + 1
-                continue
-            for ch in seg.text:
-                cell = (ch, seg.style)
-                if cells.get((x, y)) != cell:
-                    cells[x, y] = cell
-                    changed = True
-                x += cell_len(ch)
-        return changed
-
-
 def _bare_app(clock, marks: dict):
     """The baseline: a bare Textual app whose ONE line-API widget fills the terminal and changes every line on each
     key press (32 coloured cells a line, like the map): what Textual itself needs to repaint the whole screen."""
@@ -118,6 +85,7 @@ def bench(
     """Medians per key (and for the bare baseline, key "bare"), from ``sessions`` alternating sessions of the bare
     app and the explorer, each pressing every key ``rounds`` times (after two warm-up presses)."""
     sys.path.insert(0, str(REPO / "tests" / "tui"))
+    from shadow import ShadowTerminal
     from textual.app import App
     from textual.screen import Screen
     from tui_machines import big4096
@@ -160,7 +128,7 @@ def bench(
 
     original_refresh = Screen._compositor_refresh
     original_display = App._display
-    shadow = _Terminal()
+    shadow = ShadowTerminal()
 
     def display(self, screen, renderable) -> None:
         # Headless, Textual writes nothing: what it does for a real terminal is done here and counted (the escape

@@ -15,8 +15,10 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ompviz.cpuset import CpuSet
@@ -107,6 +109,11 @@ class MainScreen(Screen):
     costs ~15-20 ms of the benchmarked start-up (issue 4) for nothing, so only that first one is skipped."""
 
     _resumed = False
+
+    # Textual repaints the whole screen when the focus moves (Screen.focused repaints), yet the widgets gaining and
+    # losing focus are restyled and repaint themselves (the map's :focus border, a table's tint, the form's cursor):
+    # on 4,096 PUs a click that moved the focus to a table cost a full repaint (6-10 ms) on top of its own work.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def _on_screen_resume(self, event) -> None:
         # Runs before Screen._on_screen_resume (Textual calls each class's handler along the MRO, subclass first).

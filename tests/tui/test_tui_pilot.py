@@ -827,3 +827,53 @@ async def test_clicks_on_line_widgets_do_not_repaint_the_whole_screen():
         assert app.active_tab == "tab-warnings"
         assert await click(TabBar, (2, 0)) == []  # "Preview"
         assert app.active_tab == "tab-preview"
+
+
+@sync
+async def test_focus_changes_leave_the_terminal_as_a_full_repaint_draws_it():
+    """Textual repaints the whole screen when the focus moves; the explorer's screen does not (the widgets gaining
+    and losing focus repaint themselves). What a terminal shows after focus moves by keys and clicks must be what a
+    full repaint draws: the map's :focus border, the tables' tint and cursor, the tab bar's active tab, the form's
+    current field, the footer's keys."""
+    from shadow import ShadowTerminal
+
+    from ompviz.tui.widgets.panels import TabBar, WorkerTable
+
+    app = OmpvizApp(small(), PlanRequest(ranks=3), optional_screens={})
+    shadow = ShadowTerminal()
+    display = app._display
+
+    def feed(screen, update) -> None:
+        display(screen, update)
+        if update is not None and hasattr(update, "__rich_console__"):
+            shadow.apply(update, app.console)
+
+    app._display = feed  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        steps = [("key", "tab"), ("key", "tab"), ("key", "shift+tab"), ("click", WorkerTable), ("click", TopologyMap)]
+        steps += [("click", TabBar), ("click", Controls), ("key", "escape"), ("click", TopologyMap)]
+        focused = []
+        for kind, what in steps:
+            if kind == "key":
+                await pilot.press(what)
+            else:
+                await pilot.click(what, offset=(3, 1))
+            await pilot.pause()
+            await asyncio.sleep(0.05)
+            focused.append(type(app.focused).__name__)
+        assert {"TopologyMap", "WorkerTable", "TabBar", "Controls"} <= set(focused)  # the focus really moved
+        app._display = display  # type: ignore[method-assign]
+        app.refresh_css(animate=False)  # every widget restyled from the stylesheet, as a fresh screen would be
+        for widget in app.screen.walk_children():  # drop every cache: the truth is drawn from scratch
+            for cache in ("_strips", "_painted"):
+                if isinstance(getattr(widget, cache, None), dict):
+                    getattr(widget, cache).clear()
+            widget.refresh()
+        app.screen.refresh()
+        await pilot.pause()
+        truth = ShadowTerminal()
+        truth.apply(app.screen._compositor.render_update(full=True), app.console)
+        assert len(truth.cells) == SIZE[0] * SIZE[1]
+        stale = sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
+        assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"
