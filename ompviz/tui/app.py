@@ -15,6 +15,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -26,6 +27,7 @@ from ompviz.errors import OmpvizError
 from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning
 from ompviz.topology.model import Topology
 from ompviz.tui.idlegc import TICK, IdleCollector
+from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.plancache import PlanCache
 from ompviz.tui.widgets.controls import Controls
 from ompviz.tui.widgets.panels import (
@@ -189,6 +191,7 @@ class OmpvizApp(App[None]):
         self._plans = PlanCache(self._planner, topology) if self._planner is not None else None
         self._ahead: list[PlanRequest] = []  # requests one key away, still to plan while the user is quiet
         self._ahead_timer: Timer | None = None
+        self._env_texts: IdentityMemo[Text] = IdentityMemo()  # the environment pane's text by worker
         self._loader = loader or default_loader
         self.plan: Plan | None = None
         self.plan_error: str | None = None
@@ -256,6 +259,9 @@ class OmpvizApp(App[None]):
 
     def on_unmount(self) -> None:
         self.idle_gc.stop()
+        self._ahead = []
+        if self._ahead_timer is not None:
+            self._ahead_timer.stop()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
@@ -368,8 +374,13 @@ class OmpvizApp(App[None]):
 
     def _plan_ahead(self) -> None:
         self._ahead_timer = None
-        while self._ahead:
-            if self._plans.ahead(self._ahead.pop(0)):  # type: ignore[union-attr]  # (only queued with a cache)
+        plans = self._plans
+        while self._ahead and plans is not None:
+            request = self._ahead.pop(0)
+            if plans.ahead(request):
+                made = plans.cached(request)
+                if made is not None:
+                    self._prepare_view(made[0])
                 break
         if self._ahead:
             self._ahead_timer = self.set_timer(0.001, self._plan_ahead, name="plan-ahead")  # (0 divides by 0)
@@ -427,11 +438,31 @@ class OmpvizApp(App[None]):
                 return w
         return None
 
+    def _prepare_view(self, plan: Plan) -> None:
+        """What the widgets would show for a plan made ahead: rows, environment text, its folded lines. Built now,
+        while the user is quiet; the change that shows the plan finds them ready (ompviz.tui.memo)."""
+        workers = plan.workers
+        rank = self.selected_rank  # as _replan and _worker would pick it
+        if rank is not None and rank >= len(workers):
+            rank = 0 if workers else None
+        worker = next((w for w in workers if w.rank == rank), None)
+        try:
+            table, threads = self.query_one(WorkerTable), self.query_one(ThreadTable)
+            env = self.query_one("#worker-env", TextView)
+        except NoMatches:  # a dialog is on top, or the app is closing: built when shown, as without look-ahead
+            return
+        table.prepare(plan)
+        threads.prepare(worker, plan.request.runtime)
+        env.prepare(self._env_text(worker, None))
+
+    def _env_text(self, worker, error: str | None) -> Text:
+        return self._env_texts.get((worker,), (error,), lambda: worker_env_text(worker, error))
+
     def _show_worker(self) -> None:
         worker = self._worker()
         self.query_one(ThreadTable).show_worker(worker, self.request.runtime)
         env = self.query_one("#worker-env", TextView)
-        env.update(worker_env_text(worker, self.plan_error))
+        env.update(self._env_text(worker, self.plan_error))
         title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
         if title != self._env_title:  # setting a border title repaints the whole widget
             self._env_title = env.border_title = title

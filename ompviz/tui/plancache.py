@@ -60,6 +60,11 @@ class PlanCache:
             raise entry.with_traceback(None)
         return entry
 
+    def cached(self, request: PlanRequest) -> tuple[Plan, dict] | None:
+        """The plan kept for ``request`` and its owner map, or None (never planned, or failed); no planner call."""
+        entry = self._entries.get(request)
+        return None if entry is None or isinstance(entry, BaseException) else entry
+
     def ahead(self, request: PlanRequest) -> bool:
         """Plan ``request`` now unless it is known; True when the planner was called. Never raises."""
         if request in self._entries:

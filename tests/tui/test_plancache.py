@@ -117,10 +117,14 @@ def test_ahead_plans_only_unknown_requests():
     planner = Counting()
     cache = PlanCache(planner, small())
     req = PlanRequest(ranks=2)
+    assert cache.cached(req) is None  # not planned: no planner call either
     assert cache.ahead(req) is True
     assert cache.ahead(req) is False
-    cache.plan(req)
-    assert planner.calls == [req]
+    plan, owners = cache.plan(req)
+    assert cache.cached(req) == (plan, owners)
+    bad = PlanRequest(ranks=1, strategy="manual", cpus="0-3|junk")
+    assert cache.ahead(bad) is True and cache.cached(bad) is None  # failed: nothing to show
+    assert planner.calls == [req, bad]
 
 
 def test_key_steps_are_the_keys_requests():
@@ -174,6 +178,60 @@ async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
             await _quiet(pilot, app)
         # every request was planned once, ahead of its key or at start-up
         assert len(planner.calls) == len(set(planner.calls))
+
+
+@sync
+async def test_a_key_finds_the_rows_and_texts_of_its_plan_prepared(monkeypatch):
+    """The look-ahead also builds what the widgets show for a plan made ahead (worker rows, the selected worker's
+    thread rows, its environment text folded at the pane's width): the key press builds none of them, and what it
+    shows is what building them now gives."""
+    from collections import Counter
+
+    import ompviz.tui.app as app_module
+    from ompviz.tui.widgets import panels
+    from ompviz.tui.widgets.panels import TextView, ThreadTable, WorkerTable
+
+    built: Counter[str] = Counter()
+
+    def counting(module, name):
+        original = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            built[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+        return original
+
+    fresh_rows = counting(panels, "_worker_rows")
+    fresh_threads = counting(panels, "_thread_rows")
+    fresh_fold = counting(panels, "_fold_text")
+    fresh_env = counting(app_module, "worker_env_text")
+    app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="spread"), optional_screens={})
+    during: list[Counter[str]] = []
+    set_request = app.set_request
+
+    def watched(request):
+        before = Counter(built)
+        set_request(request)
+        during.append(Counter(built) - before)
+
+    app.set_request = watched  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        for key in ("plus", "s", "b", "minus", "t"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert during[-1] == Counter(), f"{key} built {dict(during[-1])}"
+            plan, worker = app.plan, app._worker()
+            assert app.query_one(WorkerTable)._rows == fresh_rows(plan)[0]
+            assert app.query_one(ThreadTable)._rows == fresh_threads(worker, plan.request.runtime)[0]
+            env = app.query_one("#worker-env", TextView)
+            assert env.plain == fresh_env(worker).plain
+            assert env._parts == fresh_fold(fresh_env(worker), env.line_box()[2])
+            await _quiet(pilot, app)
+    assert sum(built.values()) > 0  # the builders did run: ahead of the keys
 
 
 @sync

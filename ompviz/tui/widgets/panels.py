@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
+from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.widgets.topomap import (
     MARKS,
     PALETTE,
@@ -356,30 +357,43 @@ class WorkerTable(LineTable):
         # OMP_PLACES, the long one, gets the room.
         super().__init__(("Rank", "CPUs", "Threads", "Bind", "OMP_PLACES"), id=id)
         self._plan: Plan | None = None
+        self._memo: IdentityMemo[tuple[list, list[str]]] = IdentityMemo()  # rows by plan
 
     def show_plan(self, plan: Plan | None, selected_rank: int | None = None) -> None:
         if plan is self._plan:
             return
         self._plan = plan
-        rows, keys = [], []
-        for w in plan.workers if plan is not None else ():
-            env = w.env_dict
-            places = env.get("OMP_PLACES", "(unset)")
-            rows.append(
-                (
-                    (f" {w.rank} ", rank_style(w.rank)),
-                    (_clip(w.cpus.to_list(), 32), None),
-                    (env.get("OMP_NUM_THREADS", "(unset)"), None),
-                    (env.get("OMP_PROC_BIND", "(unset)"), None),
-                    # bounded here (a 4,096-PU list is long); clipped to the column with "…" when drawn. The
-                    # full text is in the sidebar and the export.
-                    (places[:1001], None),
-                )
-            )
-            keys.append(str(w.rank))
+        rows, keys = self._rows_of(plan) if plan is not None else ([], [])
         self.set_rows(rows, keys)
         if selected_rank is not None and str(selected_rank) in keys:
             self.move_cursor(keys.index(str(selected_rank)))
+
+    def prepare(self, plan: Plan) -> None:
+        """Build the rows of a plan that may be shown next (the explorer's look-ahead), so showing it is quick."""
+        self._rows_of(plan)
+
+    def _rows_of(self, plan: Plan) -> tuple[list, list[str]]:
+        return self._memo.get((plan,), (), lambda: _worker_rows(plan))
+
+
+def _worker_rows(plan: Plan) -> tuple[list, list[str]]:
+    rows, keys = [], []
+    for w in plan.workers:
+        env = w.env_dict
+        places = env.get("OMP_PLACES", "(unset)")
+        rows.append(
+            (
+                (f" {w.rank} ", rank_style(w.rank)),
+                (_clip(w.cpus.to_list(), 32), None),
+                (env.get("OMP_NUM_THREADS", "(unset)"), None),
+                (env.get("OMP_PROC_BIND", "(unset)"), None),
+                # bounded here (a 4,096-PU list is long); clipped to the column with "…" when drawn. The
+                # full text is in the sidebar and the export.
+                (places[:1001], None),
+            )
+        )
+        keys.append(str(w.rank))
+    return rows, keys
 
 
 class ThreadTable(LineTable):
@@ -391,38 +405,51 @@ class ThreadTable(LineTable):
         super().__init__(("thr", "libgomp: place → CPUs", "LLVM libomp: place → CPUs"), id=id)
         self._shown: tuple | None = None
         self._titles: tuple[str, str] | None = None
+        self._memo: IdentityMemo[tuple[list, str, str, int]] = IdentityMemo()  # content by worker and runtime
 
     def show_worker(self, worker: Worker | None, runtime: str) -> int:
         """Returns the number of threads placed differently by the two runtimes."""
         if self._shown is not None and self._shown[0] is worker and self._shown[1] == runtime:
             return self._shown[2]
-        diff = 0
-        rows = []
-        if worker is None:
-            title, subtitle = "Threads", ""
-        else:
-            n = max(len(worker.gnu), len(worker.llvm))
-            red = Style(bold=True, color="red")
-            for i in range(n):
-                g = worker.gnu[i] if i < len(worker.gnu) else None
-                ll = worker.llvm[i] if i < len(worker.llvm) else None
-                differs = (g is None) != (ll is None) or (g is not None and ll is not None and g.cpus != ll.cpus)
-                diff += differs
-                style = red if differs else None
-                rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
-            first = "libgomp" if runtime == "gnu" else "LLVM"
-            title = f"Rank {worker.rank}: {plural(n, 'thread')}"
-            subtitle = (
-                f"{plural(diff, 'thread')} {'differs' if diff == 1 else 'differ'} between runtimes"
-                if diff
-                else f"same placement in both runtimes ({first} shown)"
-            )
+        rows, title, subtitle, diff = self._content(worker, runtime)
         if (title, subtitle) != self._titles:  # setting either repaints the whole widget
             self._titles = (title, subtitle)
             self.border_title, self.border_subtitle = title, subtitle
         self._shown = (worker, runtime, diff)
         self.set_rows(rows)
         return diff
+
+    def prepare(self, worker: Worker | None, runtime: str) -> None:
+        """Build the rows of a worker that may be shown next (the explorer's look-ahead)."""
+        self._content(worker, runtime)
+
+    def _content(self, worker: Worker | None, runtime: str) -> tuple[list, str, str, int]:
+        return self._memo.get((worker,), (runtime,), lambda: _thread_rows(worker, runtime))
+
+
+def _thread_rows(worker: Worker | None, runtime: str) -> tuple[list, str, str, int]:
+    """(rows, title, subtitle, number of threads the runtimes place differently)."""
+    if worker is None:
+        return [], "Threads", "", 0
+    diff = 0
+    rows = []
+    n = max(len(worker.gnu), len(worker.llvm))
+    red = Style(bold=True, color="red")
+    for i in range(n):
+        g = worker.gnu[i] if i < len(worker.gnu) else None
+        ll = worker.llvm[i] if i < len(worker.llvm) else None
+        differs = (g is None) != (ll is None) or (g is not None and ll is not None and g.cpus != ll.cpus)
+        diff += differs
+        style = red if differs else None
+        rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
+    first = "libgomp" if runtime == "gnu" else "LLVM"
+    title = f"Rank {worker.rank}: {plural(n, 'thread')}"
+    subtitle = (
+        f"{plural(diff, 'thread')} {'differs' if diff == 1 else 'differ'} between runtimes"
+        if diff
+        else f"same placement in both runtimes ({first} shown)"
+    )
+    return rows, title, subtitle, diff
 
 
 def _placement(tp) -> str:
@@ -752,6 +779,7 @@ class TextView(LineScrollView):
         self._parts: list[Text] | None = None  # the text folded at _folded_width, one Text per screen line
         self._folded_width = 0
         self._strips: dict[int, Strip] = {}  # rendered lines, only those that were shown
+        self._memo: IdentityMemo[list[Text]] = IdentityMemo()  # folded lines by text and width
 
     def update(self, text: Text) -> None:
         old_parts = self._parts
@@ -791,17 +819,19 @@ class TextView(LineScrollView):
         super().notify_style_update()
         self._strips.clear()  # rendered with the old base style
 
+    def prepare(self, text: Text) -> None:
+        """Fold a text that may be shown next at the current width (the explorer's look-ahead)."""
+        width = self.line_box()[2]
+        if width > 0:
+            self._memo.get((text,), (width,), lambda: _fold_text(text, width))
+
     def _fold(self) -> list[Text]:
         width = self.line_box()[2]
         if width <= 0:
             return []  # not laid out yet: folding at a made-up width would be thrown away (and is slow at 1)
         if self._parts is None or width != self._folded_width:
-            parts: list[Text] = []
-            for line in self._text.split("\n", allow_blank=True):
-                plain = line.plain
-                parts.extend(line.divide(_breaks(plain, width)) if len(plain) > width else (line,))
-            while parts and not parts[-1].plain:
-                parts.pop()
+            text = self._text
+            parts = self._memo.get((text,), (width,), lambda: _fold_text(text, width))
             if width != self._folded_width:
                 self._strips.clear()
             self._parts, self._folded_width = parts, width
@@ -819,6 +849,17 @@ class TextView(LineScrollView):
             segments = list(parts[index].render(self.app.console, end=""))
             strip = self._strips[index] = Strip(Segment.simplify(segments)).apply_style(self.base_style)
         return strip.crop_extend(0, width, self.base_style)
+
+
+def _fold_text(text: Text, width: int) -> list[Text]:
+    """``text`` folded at ``width``, one Text per screen line, trailing blank lines dropped."""
+    parts: list[Text] = []
+    for line in text.split("\n", allow_blank=True):
+        plain = line.plain
+        parts.extend(line.divide(_breaks(plain, width)) if len(plain) > width else (line,))
+    while parts and not parts[-1].plain:
+        parts.pop()
+    return parts
 
 
 def explain_text(plan: Plan | None, lines: tuple[str, ...]) -> Text:
