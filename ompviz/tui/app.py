@@ -192,6 +192,7 @@ class OmpvizApp(App[None]):
         self._ahead: list[PlanRequest] = []  # requests one key away, still to plan while the user is quiet
         self._ahead_timer: Timer | None = None
         self._env_texts: IdentityMemo[Text] = IdentityMemo()  # the environment pane's text by worker
+        self._legends: IdentityMemo[Text] = IdentityMemo()  # the legend by plan
         self._loader = loader or default_loader
         self.plan: Plan | None = None
         self.plan_error: str | None = None
@@ -405,7 +406,7 @@ class OmpvizApp(App[None]):
         plan = self.plan
         if reflect_controls:
             self.query_one(Controls).show_request(self.request)
-        legend = legend_text(plan)
+        legend = self._legend_text(plan)
         if legend != self._legend:  # the same number of ranks draws the same legend
             self._legend = legend
             self.query_one("#legend", TextLine).update(legend)
@@ -449,11 +450,16 @@ class OmpvizApp(App[None]):
         try:
             table, threads = self.query_one(WorkerTable), self.query_one(ThreadTable)
             env = self.query_one("#worker-env", TextView)
+            legend = self.query_one("#legend", TextLine)
         except NoMatches:  # a dialog is on top, or the app is closing: built when shown, as without look-ahead
             return
         table.prepare(plan)
         threads.prepare(worker, plan.request.runtime)
         env.prepare(self._env_text(worker, None))
+        legend.prepare(self._legend_text(plan))
+
+    def _legend_text(self, plan: Plan | None) -> Text:
+        return self._legends.get((plan,), (), lambda: legend_text(plan))
 
     def _env_text(self, worker, error: str | None) -> Text:
         return self._env_texts.get((worker,), (error,), lambda: worker_env_text(worker, error))

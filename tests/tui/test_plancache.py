@@ -183,13 +183,13 @@ async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
 @sync
 async def test_a_key_finds_the_rows_and_texts_of_its_plan_prepared(monkeypatch):
     """The look-ahead also builds what the widgets show for a plan made ahead (worker rows, the selected worker's
-    thread rows, its environment text folded at the pane's width): the key press builds none of them, and what it
-    shows is what building them now gives."""
+    thread rows, its environment text folded at the pane's width and its first screen drawn): the key press builds
+    none of them, and what it shows is what building them now gives. The legend is drawn ahead as well."""
     from collections import Counter
 
     import ompviz.tui.app as app_module
     from ompviz.tui.widgets import panels
-    from ompviz.tui.widgets.panels import TextView, ThreadTable, WorkerTable
+    from ompviz.tui.widgets.panels import TextLine, TextView, ThreadTable, WorkerTable
 
     built: Counter[str] = Counter()
 
@@ -207,6 +207,28 @@ async def test_a_key_finds_the_rows_and_texts_of_its_plan_prepared(monkeypatch):
     fresh_threads = counting(panels, "_thread_rows")
     fresh_fold = counting(panels, "_fold_text")
     fresh_env = counting(app_module, "worker_env_text")
+    painting: list[bool] = []
+
+    def watch_drawing(cls) -> None:  # count the lines a paint has to draw itself
+        render_line, draw = cls.render_line, cls._draw
+
+        def render_line_watched(self, y):
+            painting.append(True)
+            try:
+                return render_line(self, y)
+            finally:
+                painting.pop()
+
+        def draw_counted(self, *args):
+            if painting:
+                built[f"{cls.__name__}._draw while painting"] += 1
+            return draw(self, *args)
+
+        monkeypatch.setattr(cls, "render_line", render_line_watched)
+        monkeypatch.setattr(cls, "_draw", draw_counted)
+
+    watch_drawing(TextView)
+    watch_drawing(TextLine)
     app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="spread"), optional_screens={})
     during: list[Counter[str]] = []
     set_request = app.set_request
@@ -221,9 +243,12 @@ async def test_a_key_finds_the_rows_and_texts_of_its_plan_prepared(monkeypatch):
         await asyncio.sleep(0.35)
         await _quiet(pilot, app)
         for key in ("plus", "s", "b", "minus", "t"):
+            drawn = Counter({k: v for k, v in built.items() if "while painting" in k})
             await pilot.press(key)
             await pilot.pause()
             assert during[-1] == Counter(), f"{key} built {dict(during[-1])}"
+            # the environment pane's lines on screen and the legend were drawn ahead too
+            assert Counter({k: v for k, v in built.items() if "while painting" in k}) == drawn, key
             plan, worker = app.plan, app._worker()
             assert app.query_one(WorkerTable)._rows == fresh_rows(plan)[0]
             assert app.query_one(ThreadTable)._rows == fresh_threads(worker, plan.request.runtime)[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -736,6 +738,7 @@ class TextLine(BaseStyleCache, Widget):
         self._text = text if text is not None else Text()
         self._strip: Strip | None = None  # the line drawn at _strip_width
         self._strip_width = -1
+        self._memo: IdentityMemo[Strip] = IdentityMemo()  # drawn lines by text and (width, base style)
 
     @property
     def text(self) -> Text:
@@ -747,21 +750,38 @@ class TextLine(BaseStyleCache, Widget):
             self._strip = None
             self.refresh()
 
+    def prepare(self, text: Text) -> None:
+        """Draw a text that may be shown next (the explorer's look-ahead: the legend of a plan made ahead)."""
+        width = self.content_size.width
+        if width > 0:
+            self._memo.get((text,), (width, self.base_style), lambda: self._draw(text, width))
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strip = None
+
+    def _draw(self, text: Text, width: int) -> Strip:
+        text = text.copy()
+        text.truncate(width, overflow="ellipsis")
+        segments = Segment.simplify(text.render(self.app.console, end=""))
+        return Strip(segments).apply_style(self.base_style).crop_extend(0, width, self.base_style)
 
     def render_line(self, y: int) -> Strip:
         width = self.content_size.width
         if y:
             return Strip.blank(width, self.base_style)
         if self._strip is None or self._strip_width != width:
-            text = self._text.copy()
-            text.truncate(width, overflow="ellipsis")
-            segments = Segment.simplify(text.render(self.app.console, end=""))
-            self._strip = Strip(segments).apply_style(self.base_style).crop_extend(0, width, self.base_style)
+            text = self._text
+            self._strip = self._memo.get((text,), (width, self.base_style), lambda: self._draw(text, width))
             self._strip_width = width
         return self._strip
+
+
+class _Folded(NamedTuple):
+    """A text folded at one width, and its lines as drawn in one base style (only those drawn so far)."""
+
+    parts: list[Text]
+    strips: dict[int, Strip]
 
 
 class TextView(LineScrollView):
@@ -776,30 +796,37 @@ class TextView(LineScrollView):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._text = Text()
-        self._parts: list[Text] | None = None  # the text folded at _folded_width, one Text per screen line
-        self._folded_width = 0
-        self._strips: dict[int, Strip] = {}  # rendered lines, only those that were shown
-        self._memo: IdentityMemo[list[Text]] = IdentityMemo()  # folded lines by text and width
+        self._folded: _Folded | None = None  # self._text at _folded_key
+        self._folded_key: tuple | None = None  # (width, base style)
+        # Folded texts by text and (width, base style): the explorer's look-ahead prepares the next plan's text,
+        # folded and its first screen drawn, and the change that shows it finds them ready.
+        self._memo: IdentityMemo[_Folded] = IdentityMemo()
+
+    @property
+    def _parts(self) -> list[Text] | None:
+        return None if self._folded is None else self._folded.parts
+
+    @property
+    def _strips(self) -> dict[int, Strip]:
+        """The current text's drawn lines (tests drop them to compare the screen with a full repaint)."""
+        return {} if self._folded is None else self._folded.strips
 
     def update(self, text: Text) -> None:
-        old_parts = self._parts
+        old = self._folded
         self._text = text
-        self._parts = None
+        self._folded = None
         if self.scroll_offset.y:
-            self._strips.clear()
             self.scroll_to(y=0, animate=False)
             self.refresh()
             return
         parts = self._fold()
-        if old_parts is None or self._parts is None:
-            self._strips.clear()
+        if old is None or self._folded is None:
             self.refresh()
             return
         # Repaint only the lines that differ (a new bind policy changes one line of the environment).
+        old_parts = old.parts
         changed = [i for i, part in enumerate(parts) if i >= len(old_parts) or old_parts[i] != part]
         changed += range(len(parts), len(old_parts))
-        for i in changed:
-            self._strips.pop(i, None)
         height = self.size.height
         shown = [i for i in changed if i < height]
         if shown:
@@ -817,37 +844,44 @@ class TextView(LineScrollView):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()  # rendered with the old base style
+        self._folded = None  # drawn in the old base style: looked up again under the new one
 
     def prepare(self, text: Text) -> None:
-        """Fold a text that may be shown next at the current width (the explorer's look-ahead)."""
+        """Fold a text that may be shown next and draw its first screen (the explorer's look-ahead)."""
         width = self.line_box()[2]
-        if width > 0:
-            self._memo.get((text,), (width,), lambda: _fold_text(text, width))
+        if width <= 0:
+            return
+        folded = self._memo.get((text,), (width, self.base_style), lambda: _Folded(_fold_text(text, width), {}))
+        for index in range(min(self.size.height, len(folded.parts))):
+            if index not in folded.strips:
+                folded.strips[index] = self._draw(folded.parts[index])
 
     def _fold(self) -> list[Text]:
         width = self.line_box()[2]
         if width <= 0:
             return []  # not laid out yet: folding at a made-up width would be thrown away (and is slow at 1)
-        if self._parts is None or width != self._folded_width:
+        key = (width, self.base_style)
+        if self._folded is None or key != self._folded_key:
             text = self._text
-            parts = self._memo.get((text,), (width,), lambda: _fold_text(text, width))
-            if width != self._folded_width:
-                self._strips.clear()
-            self._parts, self._folded_width = parts, width
-            set_virtual_size_quietly(self, Size(width, len(parts)))
-        return self._parts
+            self._folded = self._memo.get((text,), key, lambda: _Folded(_fold_text(text, width), {}))
+            self._folded_key = key
+            set_virtual_size_quietly(self, Size(width, len(self._folded.parts)))
+        return self._folded.parts
+
+    def _draw(self, part: Text) -> Strip:
+        segments = list(part.render(self.app.console, end=""))
+        return Strip(Segment.simplify(segments)).apply_style(self.base_style)
 
     def render_line(self, y: int) -> Strip:
         parts = self._fold()
         _, scroll_y, width = self.line_box()
         index = scroll_y + y
-        if index >= len(parts):
+        if index >= len(parts) or self._folded is None:
             return Strip.blank(width, self.base_style)
-        strip = self._strips.get(index)
+        strips = self._folded.strips
+        strip = strips.get(index)
         if strip is None:
-            segments = list(parts[index].render(self.app.console, end=""))
-            strip = self._strips[index] = Strip(Segment.simplify(segments)).apply_style(self.base_style)
+            strip = strips[index] = self._draw(parts[index])
         return strip.crop_extend(0, width, self.base_style)
 
 
