@@ -364,9 +364,8 @@ class OmpvizApp(App[None]):
             self._restart_look_ahead()
 
     def _restart_look_ahead(self) -> None:
-        assert self._plans is not None
-        plans, current = self._plans, self.request
-        self._ahead = [r for r in dict.fromkeys(self._ahead) if r != current and r not in plans]
+        current = self.request
+        self._ahead = [r for r in dict.fromkeys(self._ahead) if r != current]
         if self._ahead_timer is not None:
             self._ahead_timer.stop()
             self._ahead_timer = None
@@ -374,14 +373,17 @@ class OmpvizApp(App[None]):
             self._ahead_timer = self.set_timer(self.AHEAD_DELAY, self._plan_ahead, name="plan-ahead")
 
     def _plan_ahead(self) -> None:
+        """One plan per turn of the event loop; requests planned before are only brought up to date (kept as the
+        most recent plans, their view prepared again if it was forgotten)."""
         self._ahead_timer = None
         plans = self._plans
         while self._ahead and plans is not None:
             request = self._ahead.pop(0)
-            if plans.ahead(request):
-                made = plans.cached(request)
-                if made is not None:
-                    self._prepare_view(made[0])
+            planned = plans.ahead(request)
+            made = plans.cached(request)
+            if made is not None:
+                self._prepare_view(made[0])
+            if planned:
                 break
         if self._ahead:
             self._ahead_timer = self.set_timer(0.001, self._plan_ahead, name="plan-ahead")  # (0 divides by 0)

@@ -23,9 +23,11 @@ Planner = Callable[[Topology, PlanRequest], Plan]
 
 class PlanCache:
     """The last ``size`` plans (with their CPU -> ranks maps) for one topology, by request. ``size=0`` keeps none:
-    every request calls the planner (bench/bench_replan.py measures that as "cold")."""
+    every request calls the planner (bench/bench_replan.py measures that as "cold"). The default keeps the plan
+    shown and the seven the explorer's look-ahead makes after a change (six keys, the PU under the pointer): a
+    4,096-PU plan and its map take ~270 KiB."""
 
-    def __init__(self, planner: Planner, topology: Topology, size: int = 16) -> None:
+    def __init__(self, planner: Planner, topology: Topology, size: int = 8) -> None:
         if size < 0:
             raise ValueError("a plan cache cannot hold fewer than no plans")
         self._planner = planner
@@ -66,8 +68,10 @@ class PlanCache:
         return None if entry is None or isinstance(entry, BaseException) else entry
 
     def ahead(self, request: PlanRequest) -> bool:
-        """Plan ``request`` now unless it is known; True when the planner was called. Never raises."""
+        """Plan ``request`` now unless it is known; True when the planner was called. Never raises. Either way
+        it becomes the most recent entry: the requests one change away from the current one are the ones to keep."""
         if request in self._entries:
+            self._entries.move_to_end(request)
             return False
         self._make(request)
         return True

@@ -176,8 +176,10 @@ async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
             assert app.plan == real_plan(topo, expected)  # exactly what planning now would give
             assert app._owners == app.plan.owner_map()
             await _quiet(pilot, app)
-        # every request was planned once, ahead of its key or at start-up
-        assert len(planner.calls) == len(set(planner.calls))
+        # bounded work and memory: each change plans at most the six requests one key away (a request is planned
+        # again only once the cache, which keeps the plan shown and the seven made after it, has let it go)
+        assert len(planner.calls) <= 1 + 6 * 7
+        assert len(app._plans) <= 8
 
 
 @sync
