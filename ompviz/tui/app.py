@@ -455,10 +455,13 @@ class OmpvizApp(App[None]):
             legend = self.query_one("#legend", TextLine)
         except NoMatches:  # a dialog is on top, or the app is closing: built when shown, as without look-ahead
             return
-        table.prepare(plan)
-        threads.prepare(worker, plan.request.runtime)
-        env.prepare(self._env_text(worker, None))
-        legend.prepare(self._legend_text(plan))
+        try:
+            table.prepare(plan)
+            threads.prepare(worker, plan.request.runtime)
+            env.prepare(self._env_text(worker, None))
+            legend.prepare(self._legend_text(plan))
+        except Exception:  # nobody asked for this plan yet: a fault shows (or not) when it is, not from a timer
+            return
 
     def _legend_text(self, plan: Plan | None) -> Text:
         return self._legends.get((plan,), (), lambda: legend_text(plan))

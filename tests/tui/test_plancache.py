@@ -314,6 +314,31 @@ async def test_look_ahead_errors_stay_quiet_until_their_key():
 
 
 @sync
+async def test_a_fault_preparing_a_plan_ahead_does_not_take_the_app_down(monkeypatch):
+    """The look-ahead runs from timers, where an exception would end the app (Textual exits on it). A plan nobody
+    asked for yet must not: here building the worker rows of 3 ranks fails, and the app goes on at 2 ranks."""
+    from ompviz.tui.widgets import panels
+
+    rows = panels._worker_rows
+
+    def failing(plan):
+        if plan.request.ranks == 3:
+            raise RuntimeError("row builder bug")
+        return rows(plan)
+
+    monkeypatch.setattr(panels, "_worker_rows", failing)
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        assert KEY_STEPS["ranks(1)"](app.request) in app._plans  # it was planned ahead, and prepared in vain
+        assert app.is_running and app.request.ranks == 2
+        await pilot.press("s")  # the explorer goes on
+        await pilot.pause()
+        assert app.is_running and app.request.strategy != "compact"
+
+
+@sync
 async def test_loading_another_machine_forgets_the_old_plans():
     app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
     async with app.run_test(size=SIZE) as pilot:
