@@ -877,3 +877,59 @@ async def test_focus_changes_leave_the_terminal_as_a_full_repaint_draws_it():
         assert len(truth.cells) == SIZE[0] * SIZE[1]
         stale = sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
         assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"
+
+
+@sync
+async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
+    """Moving the pointer over the map draws again only the lines holding the cell it left and the one it entered
+    (not the whole map), and what a terminal shows afterwards is what a full repaint draws: no highlight is left
+    behind, in the PU view and in a folded view, and after the pointer leaves the map."""
+    from shadow import ShadowTerminal
+    from tui_machines import zen4_like
+
+    app = OmpvizApp(zen4_like(), PlanRequest(ranks=3), optional_screens={})
+    shadow = ShadowTerminal()
+    display = app._display
+
+    def feed(screen, update) -> None:
+        display(screen, update)
+        if update is not None and hasattr(update, "__rich_console__"):
+            shadow.apply(update, app.console)
+
+    app._display = feed  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        m = app.query_one(TopologyMap)
+        drawn: list[int] = []
+        for fold in ("pu", "core"):
+            m.set_fold(fold)
+            await pilot.pause()
+            render_line = m.render_line
+
+            def counting(y, render_line=render_line):
+                drawn.append(y)
+                return render_line(y)
+
+            m.render_line = counting  # type: ignore[method-assign]
+            cells = [c for line in m._layout.lines[:12] for c in line if c.role in ("pu", "core")][:40:7]
+            lines_of = {c: y for y, line in enumerate(m._layout.lines) for c in line}
+            for cell in cells:
+                drawn.clear()
+                await pilot.hover(TopologyMap, offset=(cell.x + 1, lines_of[cell] + 1))
+                await pilot.pause()
+                assert app.query_one("#pu-info").render()  # the details followed
+                assert 1 <= len(set(drawn)) <= 2, (fold, sorted(set(drawn)))  # the cell left and the one entered
+            m.render_line = render_line  # type: ignore[method-assign]
+        await pilot.hover("#header", offset=(1, 0))  # the pointer leaves the map
+        await pilot.pause()
+        app._display = display  # type: ignore[method-assign]
+        for widget in app.screen.walk_children():
+            for cache in ("_strips", "_painted"):
+                if isinstance(getattr(widget, cache, None), dict):
+                    getattr(widget, cache).clear()
+            widget.refresh()
+        app.screen.refresh()
+        await pilot.pause()
+        truth = ShadowTerminal()
+        truth.apply(app.screen._compositor.render_update(full=True), app.console)
+        stale = sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
+        assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"

@@ -500,9 +500,7 @@ class TopologyMap(LineScrollView, can_focus=True):
         cell = self._cell_at_event(event)
         if cell == self._hover:
             return
-        self._hover = cell
-        self._strips.clear()
-        self.refresh()
+        self._set_hover(cell)
         if cell is None:
             self.post_message(self.CellHovered(CpuSet(), None, ""))
         else:
@@ -510,9 +508,29 @@ class TopologyMap(LineScrollView, can_focus=True):
 
     def on_leave(self) -> None:
         if self._hover is not None:
-            self._hover = None
-            self._strips.clear()
+            self._set_hover(None)
+
+    def _set_hover(self, cell: Cell | None) -> None:
+        """Move the pointer's highlight: only the lines of the old and the new hovered cell are drawn again (the
+        whole map was, ~8 ms a mouse move on 4,096 PUs)."""
+        old = self._hover
+        self._hover = cell
+        if (old is not None and not old.cpus) or (cell is not None and not cell.cpus):
+            self._strips.clear()  # a cell without CPUs cannot be found by its CPUs: draw it all (not seen so far)
             self.refresh()
+            return
+        for y in {*self._hover_lines(old), *self._hover_lines(cell)}:
+            self._strips.pop(y, None)
+            self.refresh_lines(y)
+
+    def _hover_lines(self, cell: Cell | None) -> list[int]:
+        """Layout lines drawing ``cell`` with the hover style (render_cell: same x, same CPUs)."""
+        lay = self._layout
+        if cell is None or lay is None:
+            return []
+        return [
+            y for y in self._lines_of(cell.cpus) if any(c.x == cell.x and c.cpus == cell.cpus for c in lay.lines[y])
+        ]
 
     def on_click(self, event) -> None:
         cell = self._cell_at_event(event)
