@@ -2,8 +2,8 @@
 
 Headless, Textual writes nothing, but App._display still receives every update (a full frame, or the changed
 regions). Feeding them to a ShadowTerminal tells what a real terminal would show after a run of partial updates:
-tests compare it with a full repaint (nothing stale left on screen), and bench/bench_replan.py tells refreshes
-that changed the screen from ones that repainted it as it was.
+tests compare it with a full repaint (``mirror`` then ``full_repaint_differences``: nothing stale left on screen),
+and bench/bench_replan.py tells refreshes that changed the screen from ones that repainted it as it was.
 """
 
 from __future__ import annotations
@@ -40,3 +40,42 @@ class ShadowTerminal:
                     changed = True
                 x += cell_len(ch)
         return changed
+
+
+def mirror(app) -> ShadowTerminal:
+    """A ShadowTerminal fed with every update ``app`` sends its terminal (install before the app runs);
+    ``full_repaint_differences`` stops the feeding."""
+    shadow = ShadowTerminal()
+    display = app._display
+
+    def feed(screen, update) -> None:
+        display(screen, update)
+        if update is not None and hasattr(update, "__rich_console__"):
+            shadow.apply(update, app.console)
+
+    app._display = feed
+    shadow.stop = lambda: setattr(app, "_display", display)  # type: ignore[attr-defined]
+    return shadow
+
+
+async def full_repaint_differences(app, pilot, shadow: ShadowTerminal) -> list[tuple[int, int]]:
+    """(row, column) of every cell where ``shadow`` differs from a full repaint drawn from scratch: every widget
+    restyled from the stylesheet, every drawn-line cache dropped, the whole screen repainted."""
+    shadow.stop()  # type: ignore[attr-defined]
+    app.refresh_css(animate=False)
+    redraw_from_scratch(app)
+    await pilot.pause()
+    truth = ShadowTerminal()
+    truth.apply(app.screen._compositor.render_update(full=True), app.console)
+    assert len(truth.cells) == app.size.width * app.size.height
+    return sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
+
+
+def redraw_from_scratch(app) -> None:
+    """Drop every drawn-line cache of the screen's widgets and ask for a repaint of the whole screen."""
+    for widget in app.screen.walk_children():
+        for cache in ("_strips", "_painted"):
+            if isinstance(getattr(widget, cache, None), dict):
+                getattr(widget, cache).clear()
+        widget.refresh()
+    app.screen.refresh()

@@ -654,6 +654,7 @@ async def test_partial_repaints_leave_no_stale_line():
     """Replans repaint only the lines that changed (map lines, table rows, env lines, form fields). After a run of
     key presses every line on screen must be what a full repaint draws: the screen is exported, every cache is
     dropped, the whole screen is repainted and exported again, and the two must be identical."""
+    from shadow import redraw_from_scratch
     from tui_machines import zen4_like
 
     app = OmpvizApp(zen4_like(), PlanRequest(ranks=2), optional_screens={})
@@ -663,12 +664,7 @@ async def test_partial_repaints_leave_no_stale_line():
             await pilot.press(key)
             await pilot.pause()
         incremental = app.export_screenshot()
-        for widget in app.screen.walk_children():
-            for cache in ("_strips", "_painted"):
-                if isinstance(getattr(widget, cache, None), dict):
-                    getattr(widget, cache).clear()
-            widget.refresh()
-        app.screen.refresh()
+        redraw_from_scratch(app)
         await pilot.pause()
         assert app.export_screenshot() == incremental
 
@@ -835,20 +831,12 @@ async def test_focus_changes_leave_the_terminal_as_a_full_repaint_draws_it():
     and losing focus repaint themselves). What a terminal shows after focus moves by keys and clicks must be what a
     full repaint draws: the map's :focus border, the tables' tint and cursor, the tab bar's active tab, the form's
     current field, the footer's keys."""
-    from shadow import ShadowTerminal
+    from shadow import full_repaint_differences, mirror
 
     from ompviz.tui.widgets.panels import TabBar, WorkerTable
 
     app = OmpvizApp(small(), PlanRequest(ranks=3), optional_screens={})
-    shadow = ShadowTerminal()
-    display = app._display
-
-    def feed(screen, update) -> None:
-        display(screen, update)
-        if update is not None and hasattr(update, "__rich_console__"):
-            shadow.apply(update, app.console)
-
-    app._display = feed  # type: ignore[method-assign]
+    shadow = mirror(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         steps = [("key", "tab"), ("key", "tab"), ("key", "shift+tab"), ("click", WorkerTable), ("click", TopologyMap)]
@@ -863,19 +851,7 @@ async def test_focus_changes_leave_the_terminal_as_a_full_repaint_draws_it():
             await asyncio.sleep(0.05)
             focused.append(type(app.focused).__name__)
         assert {"TopologyMap", "WorkerTable", "TabBar", "Controls"} <= set(focused)  # the focus really moved
-        app._display = display  # type: ignore[method-assign]
-        app.refresh_css(animate=False)  # every widget restyled from the stylesheet, as a fresh screen would be
-        for widget in app.screen.walk_children():  # drop every cache: the truth is drawn from scratch
-            for cache in ("_strips", "_painted"):
-                if isinstance(getattr(widget, cache, None), dict):
-                    getattr(widget, cache).clear()
-            widget.refresh()
-        app.screen.refresh()
-        await pilot.pause()
-        truth = ShadowTerminal()
-        truth.apply(app.screen._compositor.render_update(full=True), app.console)
-        assert len(truth.cells) == SIZE[0] * SIZE[1]
-        stale = sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
+        stale = await full_repaint_differences(app, pilot, shadow)
         assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"
 
 
@@ -884,19 +860,11 @@ async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
     """Moving the pointer over the map draws again only the lines holding the cell it left and the one it entered
     (not the whole map), and what a terminal shows afterwards is what a full repaint draws: no highlight is left
     behind, in the PU view and in a folded view, and after the pointer leaves the map."""
-    from shadow import ShadowTerminal
+    from shadow import full_repaint_differences, mirror
     from tui_machines import zen4_like
 
     app = OmpvizApp(zen4_like(), PlanRequest(ranks=3), optional_screens={})
-    shadow = ShadowTerminal()
-    display = app._display
-
-    def feed(screen, update) -> None:
-        display(screen, update)
-        if update is not None and hasattr(update, "__rich_console__"):
-            shadow.apply(update, app.console)
-
-    app._display = feed  # type: ignore[method-assign]
+    shadow = mirror(app)
     async with app.run_test(size=SIZE) as pilot:
         m = app.query_one(TopologyMap)
         drawn: list[int] = []
@@ -921,15 +889,5 @@ async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
             m.render_line = render_line  # type: ignore[method-assign]
         await pilot.hover("#header", offset=(1, 0))  # the pointer leaves the map
         await pilot.pause()
-        app._display = display  # type: ignore[method-assign]
-        for widget in app.screen.walk_children():
-            for cache in ("_strips", "_painted"):
-                if isinstance(getattr(widget, cache, None), dict):
-                    getattr(widget, cache).clear()
-            widget.refresh()
-        app.screen.refresh()
-        await pilot.pause()
-        truth = ShadowTerminal()
-        truth.apply(app.screen._compositor.render_update(full=True), app.console)
-        stale = sorted((y, x) for (x, y), cell in truth.cells.items() if shadow.cells.get((x, y)) != cell)
+        stale = await full_repaint_differences(app, pilot, shadow)
         assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"
