@@ -24,7 +24,7 @@ from textual.widgets import Static
 
 from ompviz.cpuset import CpuSet
 from ompviz.errors import OmpvizError
-from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning
+from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, Plan, PlanRequest, PlanWarning, Worker
 from ompviz.topology.model import Topology
 from ompviz.tui.idlegc import TICK, IdleCollector
 from ompviz.tui.memo import IdentityMemo
@@ -76,6 +76,24 @@ def _ranks(delta: int) -> Callable[[PlanRequest], PlanRequest]:
 
 def _next(field: str, options: tuple[str, ...]) -> Callable[[PlanRequest], PlanRequest]:
     return lambda r: dataclasses.replace(r, **{field: _cycle(options, getattr(r, field))})
+
+
+def _toggle_reserved(request: PlanRequest, cpu: int) -> PlanRequest:
+    """The request a click on PU ``cpu`` makes: that PU reserved, or no longer reserved."""
+    return dataclasses.replace(request, reserve=request.reserve ^ CpuSet([cpu]))
+
+
+def _selection(plan: Plan, rank: int | None) -> int | None:
+    """The rank selected once ``plan`` is shown: the same one while it exists, else the first (or none)."""
+    if rank is not None and rank >= len(plan.workers):
+        return 0 if plan.workers else None
+    return rank
+
+
+def _worker_of(plan: Plan | None, rank: int | None) -> Worker | None:
+    if plan is None or rank is None:
+        return None
+    return next((w for w in plan.workers if w.rank == rank), None)
 
 
 # The request each planning key makes from the current one: the actions use these, and the look-ahead plans them
@@ -324,8 +342,7 @@ class OmpvizApp(App[None]):
         else:
             self.request, self.plan, self.plan_error = request, plan, None
             self._owners = owners
-            if self.selected_rank is not None and self.selected_rank >= len(plan.workers):
-                self.selected_rank = 0 if plan.workers else None
+            self.selected_rank = _selection(plan, self.selected_rank)
             self.warning = None
             return True
         if notify:
@@ -359,8 +376,7 @@ class OmpvizApp(App[None]):
     def _plan_click_ahead(self, pu: int) -> None:
         """The pointer rests on a PU: a click would toggle it reserved. Plan that first (then what is left)."""
         if self._plans is not None:
-            toggled = dataclasses.replace(self.request, reserve=self.request.reserve ^ CpuSet([pu]))
-            self._ahead.insert(0, self._manual_lists(toggled))
+            self._ahead.insert(0, self._manual_lists(_toggle_reserved(self.request, pu)))
             self._restart_look_ahead()
 
     def _restart_look_ahead(self) -> None:
@@ -433,22 +449,13 @@ class OmpvizApp(App[None]):
         except Exception:
             return ()
 
-    def _worker(self):
-        if self.plan is None or self.selected_rank is None:
-            return None
-        for w in self.plan.workers:
-            if w.rank == self.selected_rank:
-                return w
-        return None
+    def _worker(self) -> Worker | None:
+        return _worker_of(self.plan, self.selected_rank)
 
     def _prepare_view(self, plan: Plan) -> None:
         """What the widgets would show for a plan made ahead: rows, environment text, its folded lines. Built now,
         while the user is quiet; the change that shows the plan finds them ready (ompviz.tui.memo)."""
-        workers = plan.workers
-        rank = self.selected_rank  # as _replan and _worker would pick it
-        if rank is not None and rank >= len(workers):
-            rank = 0 if workers else None
-        worker = next((w for w in workers if w.rank == rank), None)
+        worker = _worker_of(plan, _selection(plan, self.selected_rank))
         try:
             table, threads = self.query_one(WorkerTable), self.query_one(ThreadTable)
             env = self.query_one("#worker-env", TextView)
@@ -502,8 +509,7 @@ class OmpvizApp(App[None]):
         self.set_request(event.request)
 
     def on_topology_map_pu_clicked(self, event: TopologyMap.PuClicked) -> None:
-        reserve = self.request.reserve ^ CpuSet([event.cpu])
-        self.set_request(dataclasses.replace(self.request, reserve=reserve))
+        self.set_request(_toggle_reserved(self.request, event.cpu))
         self._show_pu(CpuSet([event.cpu]), event.cpu)
 
     def on_topology_map_cell_hovered(self, event: TopologyMap.CellHovered) -> None:
