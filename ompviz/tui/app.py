@@ -251,7 +251,7 @@ class OmpvizApp(App[None]):
         self.screen.styles.layout = "horizontal"
         yield TextLine(header_text(self.topology), id="header")
         with Vertical(id="sidebar"):
-            yield Controls(self.request, id="controls")
+            yield Controls(self.request, self.set_request, id="controls")
             yield TextView(id="worker-env")
             yield Static("", id="pu-info")
         with Vertical(id="main"):
@@ -505,9 +505,6 @@ class OmpvizApp(App[None]):
         )
 
     # -- messages from widgets ---------------------------------------------------------------------
-    def on_controls_request_changed(self, event: Controls.RequestChanged) -> None:
-        self.set_request(event.request)
-
     def on_topology_map_pu_clicked(self, event: TopologyMap.PuClicked) -> None:
         self.set_request(_toggle_reserved(self.request, event.cpu))
         self._show_pu(CpuSet([event.cpu]), event.cpu)

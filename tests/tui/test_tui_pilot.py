@@ -891,3 +891,47 @@ async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
         await pilot.pause()
         stale = await full_repaint_differences(app, pilot, shadow)
         assert not stale, f"{len(stale)} cells differ from a full repaint, first at row/column {stale[:3]}"
+
+
+@sync
+async def test_a_form_edit_and_its_plan_are_painted_in_one_frame():
+    """Textual paints on its own timer (at most 60 frames a second) once the screen is idle. The form handed its
+    change to the app by a message: the screen went idle and painted the edited field before the app had planned,
+    and the new plan waited for the next frame (a typed digit took two frames to show its plan). Every update sent
+    to the terminal after a typed digit, a cycled choice or a click on a choice must come after the app planned."""
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
+    frames: list[tuple[int, str]] = []  # (ranks of the app's request, strategy) when each update was sent
+
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.query_one(Controls)
+        form.focus()
+        await pilot.pause()
+        display = app._display
+
+        def record(screen, update) -> None:
+            frames.append((app.request.ranks, app.request.strategy))
+            display(screen, update)
+
+        app._display = record
+
+        async def frames_of(*keys: str) -> list[tuple[int, str]]:
+            frames.clear()
+            await pilot.press(*keys)
+            await pilot.pause()
+            await asyncio.sleep(0.1)  # a frame or more: anything painted late is recorded
+            return list(frames)
+
+        await pilot.press("end")
+        await pilot.pause()
+        # (a change may be followed by a scrollbar's or a layout's update: those come later, never earlier)
+        assert set(await frames_of("3")) == {(23, STRATEGIES[0])}  # "2" -> "23" ranks: painted once planned
+        assert set(await frames_of("backspace")) == {(2, STRATEGIES[0])}
+        await pilot.press("down", "down")  # the strategy row
+        await pilot.pause()
+        assert set(await frames_of("right")) == {(2, STRATEGIES[1])}
+        frames.clear()
+        row = 2 + list(form.fields())[2:].index("strategy")
+        await pilot.click(Controls, offset=(12, row))  # a click on the current choice's value cycles it
+        await pilot.pause()
+        await asyncio.sleep(0.1)
+        assert frames and all(f == (2, STRATEGIES[2]) for f in frames), frames
