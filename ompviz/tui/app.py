@@ -251,7 +251,7 @@ class OmpvizApp(App[None]):
         self.screen.styles.layout = "horizontal"
         yield TextLine(header_text(self.topology), id="header")
         with Vertical(id="sidebar"):
-            yield Controls(self.request, self.set_request, id="controls")
+            yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
             yield Static("", id="pu-info")
         with Vertical(id="main"):
@@ -505,11 +505,18 @@ class OmpvizApp(App[None]):
         )
 
     # -- messages from widgets ---------------------------------------------------------------------
+    def on_controls_request_changed(self, event: Controls.RequestChanged) -> None:
+        self.set_request(event.request)
+
     def on_topology_map_pu_clicked(self, event: TopologyMap.PuClicked) -> None:
+        if not isinstance(event.control.screen, MainScreen):
+            return  # the live view's heat map: a click there must not edit the plan being verified
         self.set_request(_toggle_reserved(self.request, event.cpu))
         self._show_pu(CpuSet([event.cpu]), event.cpu)
 
     def on_topology_map_cell_hovered(self, event: TopologyMap.CellHovered) -> None:
+        if not isinstance(event.control.screen, MainScreen):
+            return
         self._show_pu(event.cpus, event.pu)
         if event.role == "pu" and event.pu is not None:
             self._plan_click_ahead(event.pu)

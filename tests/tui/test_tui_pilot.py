@@ -894,44 +894,129 @@ async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
 
 
 @sync
-async def test_a_form_edit_and_its_plan_are_painted_in_one_frame():
-    """Textual paints on its own timer (at most 60 frames a second) once the screen is idle. The form handed its
-    change to the app by a message: the screen went idle and painted the edited field before the app had planned,
-    and the new plan waited for the next frame (a typed digit took two frames to show its plan). Every update sent
-    to the terminal after a typed digit, a cycled choice or a click on a choice must come after the app planned."""
-    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
-    frames: list[tuple[int, str]] = []  # (ranks of the app's request, strategy) when each update was sent
+async def test_a_widget_change_and_the_apps_answer_are_painted_in_one_frame():
+    """Textual paints on its own timer (at most 60 frames a second) once the screen is idle. The widgets told the app
+    about a change by a message bubbling up: the screen went idle and painted the widget's own change first (the
+    edited field, the row cursor, the hovered cell), and the app's answer (the plan, the selected worker, the PU's
+    details, the highlighted warning) waited for the next frame. Every update sent to the terminal after an input
+    must already show the app's answer."""
+    from ompviz.tui.widgets.panels import TabBar, WorkerTable
+
+    # two manual ranks sharing CPUs 2-3: a plan with warnings to select
+    app = OmpvizApp(small(), PlanRequest(ranks=2, strategy="manual", cpus="0-3|2-5"), optional_screens={})
+    frames: list[tuple] = []  # what the app had decided when each update was sent
+
+    def state() -> tuple:
+        table, m = app.query_one(WorkerTable), app.query_one(TopologyMap)
+        hovered = m._hover.pu if m._hover is not None else None
+        info = str(app.query_one("#pu-info", Static).render()).split("\n")[0]
+        return (
+            app.request.ranks,
+            app.request.strategy,
+            tuple(app.request.reserve),
+            table.cursor_row,
+            app.selected_rank,
+            hovered,
+            info,
+            app.active_tab,
+            app.warning.code if app.warning else None,
+        )
 
     async with app.run_test(size=SIZE) as pilot:
-        form = app.query_one(Controls)
-        form.focus()
         await pilot.pause()
         display = app._display
 
         def record(screen, update) -> None:
-            frames.append((app.request.ranks, app.request.strategy))
+            frames.append(state())
             display(screen, update)
 
         app._display = record
 
-        async def frames_of(*keys: str) -> list[tuple[int, str]]:
+        async def frames_of(action) -> set[tuple]:
             frames.clear()
-            await pilot.press(*keys)
+            await action
             await pilot.pause()
             await asyncio.sleep(0.1)  # a frame or more: anything painted late is recorded
-            return list(frames)
+            assert frames, "nothing was painted"
+            return set(frames)
 
-        await pilot.press("end")
+        async def focus(widget) -> None:  # moving the focus repaints on its own: done before each input
+            widget.focus()
+            await pilot.pause()
+
+        # the form: a typed digit, a deleted one, a cycled choice, a click on a choice (painted once planned)
+        form = app.query_one(Controls)
+        await focus(form)
+        form.select_field("ranks")
         await pilot.pause()
         # (a change may be followed by a scrollbar's or a layout's update: those come later, never earlier)
-        assert set(await frames_of("3")) == {(23, STRATEGIES[0])}  # "2" -> "23" ranks: painted once planned
-        assert set(await frames_of("backspace")) == {(2, STRATEGIES[0])}
+        assert await frames_of(pilot.press("3")) == {state()} and app.request.ranks == 23
+        assert await frames_of(pilot.press("backspace")) == {state()} and app.request.ranks == 2
         await pilot.press("down", "down")  # the strategy row
         await pilot.pause()
-        assert set(await frames_of("right")) == {(2, STRATEGIES[1])}
-        frames.clear()
+        assert await frames_of(pilot.press("right")) == {state()} and app.request.strategy != "manual"
         row = 2 + list(form.fields())[2:].index("strategy")
-        await pilot.click(Controls, offset=(12, row))  # a click on the current choice's value cycles it
+        before = app.request.strategy
+        assert await frames_of(pilot.click(Controls, offset=(12, row))) == {state()}
+        assert app.request.strategy != before
+        # the worker table: a row clicked or reached by a key selects its rank (threads, environment, map)
+        await focus(app.query_one(WorkerTable))
+        assert await frames_of(pilot.click(WorkerTable, offset=(2, 2))) == {state()} and app.selected_rank == 1
+        assert await frames_of(pilot.press("up")) == {state()} and app.selected_rank == 0
+        # the map: the hovered cell and the PU's details, a click and the reserved PU
+        m = app.query_one(TopologyMap)
+        await focus(m)
+        for cpu in (5, 6):
+            x, y = m.screen_offset_of(cpu)
+            assert await frames_of(pilot.hover(TopologyMap, offset=(x + 1, y))) == {state()}
+            assert state()[5] == cpu and f"P#{cpu} " in state()[6]
+        assert await frames_of(pilot.click(TopologyMap, offset=(x + 1, y))) == {state()}
+        assert 6 in app.request.reserve
+        # the tab bar, then a warning highlighted with the keys
+        await focus(app.query_one(TabBar))
+        await pilot.hover(TabBar, offset=(14, 0))  # the pointer leaves the map (its hover cell goes) first
         await pilot.pause()
-        await asyncio.sleep(0.1)
-        assert frames and all(f == (2, STRATEGIES[2]) for f in frames), frames
+        assert await frames_of(pilot.click(TabBar, offset=(14, 0))) == {state()}
+        assert app.active_tab == "tab-warnings"
+        app.set_request(PlanRequest(ranks=2, strategy="manual", cpus="0-3|2-5"))
+        await focus(app.query_one("#warnings", OptionList))
+        assert len(app.plan.warnings) >= 1 and app.warning is None
+        assert await frames_of(pilot.press("down")) == {state()}  # the first warning: its CPUs on the map
+        assert app.warning is app.plan.warnings[0]
+
+
+@sync
+async def test_the_live_heat_map_never_edits_the_explorers_plan():
+    """The live view draws its heat map with the explorer's map widget. A click on a PU there toggled it reserved in
+    the explorer's request (the notice reached the app's handler), silently changing the plan being verified."""
+    from textual.screen import Screen
+
+    from ompviz.tui.widgets.heatmap import HeatMap
+
+    topo = small()
+
+    class Live(Screen):
+        def compose(self):
+            yield HeatMap(topo, id="live-map")
+
+    app = OmpvizApp(topo, PlanRequest(ranks=4), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        request, info = app.request, str(app.query_one("#pu-info", Static).render())
+        await app.push_screen(Live())
+        await pilot.pause()
+        heat = app.screen.query_one(HeatMap)
+        x, y = heat.screen_offset_of(5)
+        await pilot.hover(HeatMap, offset=(x + 1, y))
+        await pilot.click(HeatMap, offset=(x + 1, y))
+        await pilot.pause()
+        assert app.request is request and 5 not in app.request.reserve
+        app.pop_screen()
+        await pilot.pause()
+        assert app.request is request
+        assert str(app.query_one("#pu-info", Static).render()) == info  # nor did the hover there show here
+        m = app.query_one(TopologyMap)  # the explorer's own map still reserves
+        x, y = m.screen_offset_of(5)
+        await pilot.click(TopologyMap, offset=(x + 1, y))
+        await pilot.pause()
+        assert 5 in app.request.reserve

@@ -1,5 +1,4 @@
-"""The request form: every PlanRequest field in one line-drawn widget. Hands a new PlanRequest to its owner on every
-valid change.
+"""The request form: every PlanRequest field in one line-drawn widget. Emits a new PlanRequest on every valid change.
 
 Validation is the core's own parsing (``parse_list``); invalid text marks the field and shows the one-line error
 under it, and no request is sent until it is fixed.
@@ -9,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.strip import Strip
 
 from ompviz.commands.common import VLLM_VARS
@@ -29,6 +28,7 @@ from ompviz.plan.model import (
     STRATEGIES,
     PlanRequest,
 )
+from ompviz.tui.widgets.tell import tell_app
 from ompviz.tui.widgets.topomap import LineScrollView
 
 CHOICES = {
@@ -99,13 +99,14 @@ class Controls(LineScrollView, can_focus=True):
         "controls--error",
     }
 
-    def __init__(
-        self, request: PlanRequest, on_request: Callable[[PlanRequest], None], *, id: str | None = None
-    ) -> None:
-        """``on_request`` gets every valid change, called at once from the key or click that made it (see _emit)."""
+    class RequestChanged(Message):
+        def __init__(self, request: PlanRequest) -> None:
+            super().__init__()
+            self.request = request
+
+    def __init__(self, request: PlanRequest, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.request = request
-        self._on_request = on_request
         self._texts = _request_texts(request)
         self._errors: dict[str, str] = {}
         self.extra_error: str | None = None  # e.g. the planner's refusal, shown with the form's own errors
@@ -407,10 +408,7 @@ class Controls(LineScrollView, can_focus=True):
     def _emit(self, request: PlanRequest) -> None:
         self.request = request
         self._changed()
-        # A call, not a message: Textual paints when the screen is idle, and a message bubbling up to the app let the
-        # screen paint the edited field first; the new plan then waited for the next frame (60 Hz), a typed digit
-        # took two frames to show its plan. Called here, the field and the plan are painted in one frame.
-        self._on_request(request)
+        tell_app(self, self.RequestChanged(request))  # the field and the new plan are painted in one frame
 
 
 def _wrap(text: str, width: int) -> list[str]:

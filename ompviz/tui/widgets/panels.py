@@ -19,6 +19,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
 from ompviz.tui.memo import IdentityMemo
+from ompviz.tui.widgets.tell import tell_app
 from ompviz.tui.widgets.topomap import (
     MARKS,
     PALETTE,
@@ -293,7 +294,7 @@ class LineTable(LineScrollView, can_focus=True):
         before = self.cursor_row
         self.move_cursor(self.cursor_row + delta)
         if self.cursor_row != before:
-            self.post_message(self.RowHighlighted(self, self._keys[self.cursor_row]))
+            tell_app(self, self.RowHighlighted(self, self._keys[self.cursor_row]))
 
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)
@@ -302,7 +303,7 @@ class LineTable(LineScrollView, can_focus=True):
         row = self.scroll_offset.y + offset.y - 1
         if 0 <= row < len(self._rows) and row != self.cursor_row:
             self.move_cursor(row)
-            self.post_message(self.RowHighlighted(self, self._keys[row]))
+            tell_app(self, self.RowHighlighted(self, self._keys[row]))
 
     # -- drawing ---------------------------------------------------------------------------------
     def notify_style_update(self) -> None:
@@ -505,7 +506,7 @@ class WarningList(OptionList):
         event.stop()
         ws = getattr(self, "_warnings", ())
         idx = event.option_index
-        self.post_message(self.Selected(ws[idx] if 0 <= idx < len(ws) else None))
+        tell_app(self, self.Selected(ws[idx] if 0 <= idx < len(ws) else None))
 
     def on_blur(self) -> None:
         pass
@@ -585,12 +586,12 @@ class TabBar(BaseStyleCache, Widget, can_focus=True):
             return
         for tab, x0, x1 in self._spans():
             if x0 <= offset.x < x1:
-                self.post_message(self.Activated(tab))
+                tell_app(self, self.Activated(tab))
 
     def action_step(self, delta: int) -> None:
         tabs = list(self.labels)
         i = tabs.index(self.active) if self.active in tabs else 0
-        self.post_message(self.Activated(tabs[(i + delta) % len(tabs)]))
+        tell_app(self, self.Activated(tabs[(i + delta) % len(tabs)]))
 
 
 class KeyBar(BaseStyleCache, Widget):

@@ -24,6 +24,7 @@ from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
 from ompviz.tui.widgets.scrollbar import LineScrollBar
 from ompviz.tui.widgets.stylescache import LineStylesCache
+from ompviz.tui.widgets.tell import tell_app
 
 # Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
 # reuse colours (the legend says which ranks share one).
@@ -235,16 +236,26 @@ class TopologyMap(LineScrollView, can_focus=True):
     # Messages are plain classes, not dataclasses: generating a dataclass costs ~0.4-1 ms at import and the
     # explorer's start-up is benchmarked (issue 4).
     class PuClicked(Message):
-        def __init__(self, cpu: int) -> None:
+        def __init__(self, widget: TopologyMap, cpu: int) -> None:
             super().__init__()
+            self.widget = widget
             self.cpu = cpu
 
+        @property
+        def control(self) -> TopologyMap:
+            return self.widget
+
     class CellHovered(Message):
-        def __init__(self, cpus: CpuSet, pu: int | None, role: str) -> None:
+        def __init__(self, widget: TopologyMap, cpus: CpuSet, pu: int | None, role: str) -> None:
             super().__init__()
+            self.widget = widget
             self.cpus = cpus  # empty when the pointer left the cells
             self.pu = pu
             self.role = role
+
+        @property
+        def control(self) -> TopologyMap:
+            return self.widget
 
     def __init__(self, topology: Topology, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -502,9 +513,9 @@ class TopologyMap(LineScrollView, can_focus=True):
             return
         self._set_hover(cell)
         if cell is None:
-            self.post_message(self.CellHovered(CpuSet(), None, ""))
+            tell_app(self, self.CellHovered(self, CpuSet(), None, ""))
         else:
-            self.post_message(self.CellHovered(cell.cpus, cell.pu, cell.role))
+            tell_app(self, self.CellHovered(self, cell.cpus, cell.pu, cell.role))
 
     def on_leave(self) -> None:
         if self._hover is not None:
@@ -535,7 +546,7 @@ class TopologyMap(LineScrollView, can_focus=True):
     def on_click(self, event) -> None:
         cell = self._cell_at_event(event)
         if cell is not None and cell.role == "pu" and cell.pu is not None:
-            self.post_message(self.PuClicked(cell.pu))
+            tell_app(self, self.PuClicked(self, cell.pu))
 
     # -- for tests and the app -------------------------------------------------------------------
     def screen_offset_of(self, cpu: int) -> tuple[int, int] | None:
