@@ -182,3 +182,52 @@ def test_a_pane_resized_by_a_layout_costs_one_layout_not_two():
             assert len(layouts) == 1, f"{len(layouts)} layouts for one key press"
 
     asyncio.run(run())
+
+
+def test_new_numbers_repaint_only_the_lines_of_the_bar_that_change():
+    """Textual repaints a whole scrollbar when its pane holds more or scrolls; the compositor's work is per line
+    repainted, changed or not. LineScrollBar repaints the lines whose look changed, and the terminal still ends up
+    as a full repaint draws it (a shadow terminal fed with Textual's updates is compared with one)."""
+    from shadow import full_repaint_differences, mirror
+
+    async def run() -> None:
+        app = Demo()
+        shadow = mirror(app)
+        async with app.run_test(size=(130, 20)) as pilot:
+            pane = app.query_one("#plain", Pane)
+            set_virtual_size_quietly(pane, Size(200, 40))
+            await pilot.pause()
+            bar = pane.vertical_scrollbar
+            assert isinstance(bar, LineScrollBar) and bar.size.height > 8
+            repainted: list[Region] = []
+            original = bar.refresh
+
+            def refresh(*regions, **kwargs):
+                repainted.extend(regions or [Region(0, 0, *bar.size)])
+                return original(*regions, **kwargs)
+
+            bar.refresh = refresh  # type: ignore[method-assign]
+            changes = [
+                lambda: set_virtual_size_quietly(pane, Size(200, 44)),  # a little more content: the thumb shrinks
+                lambda: pane.scroll_to(y=1, animate=False),  # scrolled a line
+                lambda: pane.scroll_to(y=30, animate=False),  # to the end
+                lambda: set_virtual_size_quietly(pane, Size(200, 80)),  # twice as much: half the thumb
+            ]
+            for change in changes:
+                repainted.clear()
+                change()
+                await pilot.pause()
+                lines = sorted({y for r in repainted for y in range(r.y, r.bottom)})
+                assert lines, "a change of the bar's numbers repainted nothing"
+                assert len(lines) < bar.size.height, f"the whole bar ({len(lines)} lines) for a small change"
+                assert _check(bar)  # and it draws what Textual draws
+            bar.refresh = original  # type: ignore[method-assign]
+            # the track above the thumb was not repainted when the thumb went down, yet a click there scrolls up
+            # (Textual reads a click's action from a fresh drawing of the line, not from what was painted)
+            before = pane.scroll_offset.y
+            await pilot.click(offset=(bar.region.x, bar.region.y + 1))
+            await pilot.pause()
+            assert pane.scroll_offset.y < before
+            assert await full_repaint_differences(app, pilot, shadow) == []
+
+    asyncio.run(run())

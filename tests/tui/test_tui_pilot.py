@@ -1020,3 +1020,45 @@ async def test_the_live_heat_map_never_edits_the_explorers_plan():
         await pilot.click(TopologyMap, offset=(x + 1, y))
         await pilot.pause()
         assert 5 in app.request.reserve
+
+
+@sync
+async def test_a_new_environment_repaints_only_its_changed_lines():
+    """A `+` on 4,096 PUs (spread) changes rank 0's CPU list at the top of its environment and where its places
+    end, not the places in between: only those lines are repainted (every repainted line costs the compositor the
+    same, changed or not), and the terminal ends up as a full repaint draws it."""
+    from shadow import full_repaint_differences, mirror
+    from tui_machines import big4096
+
+    from ompviz.tui.widgets.panels import TextView
+
+    app = OmpvizApp(big4096(), PlanRequest(ranks=16, strategy="spread"), optional_screens={})
+    shadow = mirror(app)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        env = app.query_one("#worker-env", TextView)
+        repainted: list = []
+        original = env.refresh
+
+        def refresh(*regions, **kwargs):
+            repainted.extend(regions or ["all"])
+            return original(*regions, **kwargs)
+
+        env.refresh = refresh  # type: ignore[method-assign]
+        for key in ("plus", "minus"):
+            before = list(env._parts)
+            repainted.clear()
+            await pilot.press(key)
+            await pilot.pause()
+            after = env._parts
+            height = env.scrollable_content_region.height
+            changed = {
+                y
+                for y in range(height)
+                if (before[y] if y < len(before) else None) != (after[y] if y < len(after) else None)
+            }
+            assert "all" not in repainted
+            lines = {y for region in repainted for y in range(region.y, region.bottom)}
+            assert lines == changed and 0 < len(changed) < height / 2, (key, sorted(lines), sorted(changed))
+        env.refresh = original  # type: ignore[method-assign]
+        assert await full_repaint_differences(app, pilot, shadow) == []

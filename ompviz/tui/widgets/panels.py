@@ -19,6 +19,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
 from ompviz.tui.memo import IdentityMemo
+from ompviz.tui.widgets.runs import refresh_line_runs
 from ompviz.tui.widgets.tell import tell_app
 from ompviz.tui.widgets.topomap import (
     MARKS,
@@ -260,15 +261,7 @@ class LineTable(LineScrollView, can_focus=True):
         """Repaint only these rows (those on screen): every repainted line costs Textual the same, changed or not."""
         top = self.scroll_offset.y
         bottom = top + max(self.size.height - 1, 0)  # (Widget.size walks to the screen: once, not per row)
-        shown = sorted({i for i in rows if top <= i < bottom})
-        start = prev = None
-        for i in [*shown, None]:
-            if start is not None and (i is None or i != prev + 1):
-                self.refresh_lines(start + 1, prev - start + 1)  # +1: the header line
-                start = None
-            if start is None:
-                start = i
-            prev = i
+        refresh_line_runs(self, [i - top + 1 for i in rows if top <= i < bottom])  # +1: the header line
 
     def move_cursor(self, row: int) -> None:
         row = min(max(row, 0), max(len(self._rows) - 1, 0))
@@ -824,14 +817,13 @@ class TextView(LineScrollView):
         if old is None or self._folded is None:
             self.refresh()
             return
-        # Repaint only the lines that differ (a new bind policy changes one line of the environment).
+        # Repaint only the lines that differ (a new bind policy changes one line of the environment; a `+` the
+        # rank's CPU list at the top and where its places end, not the places in between).
         old_parts = old.parts
         changed = [i for i, part in enumerate(parts) if i >= len(old_parts) or old_parts[i] != part]
         changed += range(len(parts), len(old_parts))
         height = self.size.height
-        shown = [i for i in changed if i < height]
-        if shown:
-            self.refresh_lines(shown[0], shown[-1] - shown[0] + 1)
+        refresh_line_runs(self, [i for i in changed if i < height])  # (not scrolled: content line = screen line)
 
     @property
     def plain(self) -> str:
