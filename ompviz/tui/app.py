@@ -43,6 +43,7 @@ from ompviz.tui.widgets.panels import (
     header_text,
     legend_text,
     pu_info_text,
+    set_border_title,
     worker_env_text,
 )
 from ompviz.tui.widgets.topomap import MapState, TopologyMap
@@ -220,7 +221,6 @@ class OmpvizApp(App[None]):
         self._tab_plan: dict[str, Plan | None] = {}  # which plan each lazily built pane shows
         self._optional_found: dict[str, bool] = {}
         self._legend: Text | None = None  # what the legend shows
-        self._env_title = ""
         self.idle_gc = IdleCollector()  # cycle collection when the user is quiet, not inside a key press
         self._replan(self.request, notify=False)
 
@@ -464,7 +464,7 @@ class OmpvizApp(App[None]):
             return
         try:
             table.prepare(plan)
-            threads.prepare(worker, plan.request.runtime)
+            threads.prepare(worker)
             env.prepare(self._env_text(worker, None))
             legend.prepare(self._legend_text(plan))
         except Exception:  # nobody asked for this plan yet: a fault shows (or not) when it is, not from a timer
@@ -478,12 +478,11 @@ class OmpvizApp(App[None]):
 
     def _show_worker(self) -> None:
         worker = self._worker()
-        self.query_one(ThreadTable).show_worker(worker, self.request.runtime)
+        self.query_one(ThreadTable).show_worker(worker)
         env = self.query_one("#worker-env", TextView)
         env.update(self._env_text(worker, self.plan_error))
         title = "Worker environment" if worker is None else f"Rank {worker.rank} environment"
-        if title != self._env_title:  # setting a border title repaints the whole widget
-            self._env_title = env.border_title = title
+        set_border_title(env, title)
 
     def _update_map(self) -> None:
         plan = self.plan

@@ -253,7 +253,7 @@ async def test_a_key_finds_the_rows_and_texts_of_its_plan_prepared(monkeypatch):
             assert Counter({k: v for k, v in built.items() if "while painting" in k}) == drawn, key
             plan, worker = app.plan, app._worker()
             assert app.query_one(WorkerTable)._rows == fresh_rows(plan)[0]
-            assert app.query_one(ThreadTable)._rows == fresh_threads(worker, plan.request.runtime)[0]
+            assert app.query_one(ThreadTable)._rows == fresh_threads(worker)[0]
             env = app.query_one("#worker-env", TextView)
             assert env.plain == fresh_env(worker).plain
             assert env._parts == fresh_fold(fresh_env(worker), env.line_box()[2])

@@ -632,7 +632,7 @@ async def test_worker_rows_select_the_rank_and_footer_keys_click():
         assert table.row_count == 2 and table.row_plain(1)[0].strip() == "1"
         # compact, 2 ranks on 2x(4+4 cores, SMT2): rank 1 = package 1 = cores 8-15 + siblings 24-31
         assert table.row_plain(1)[1] == "8-15,24-31"
-        await pilot.click("#workers", offset=(3, 2))  # header line, then row 0, row 1
+        await pilot.click("#workers", offset=(3, 3))  # the titled border, the header line, then row 0, row 1
         await pilot.pause()
         assert app.selected_rank == 1
         assert app.query_one("#threads").border_title.startswith("Rank 1")
@@ -815,9 +815,9 @@ async def test_clicks_on_line_widgets_do_not_repaint_the_whole_screen():
         x, y = m.screen_offset_of(17)
         assert await click(TopologyMap, (x + 1, y)) == []
         assert 17 in app.request.reserve  # the click did its work
-        await click(WorkerTable, (2, 2))  # the focus moves to the table
+        await click(WorkerTable, (2, 3))  # (border, header, rows) the focus moves to the table
         assert app.selected_rank == 1
-        assert await click(WorkerTable, (2, 3)) == []
+        assert await click(WorkerTable, (2, 4)) == []
         assert app.selected_rank == 2
         await click(TabBar, (14, 0))  # "Warnings"; the focus moves to the tab bar
         assert app.active_tab == "tab-warnings"
@@ -961,7 +961,7 @@ async def test_a_widget_change_and_the_apps_answer_are_painted_in_one_frame():
         assert app.request.strategy != before
         # the worker table: a row clicked or reached by a key selects its rank (threads, environment, map)
         await focus(app.query_one(WorkerTable))
-        assert await frames_of(pilot.click(WorkerTable, offset=(2, 2))) == {state()} and app.selected_rank == 1
+        assert await frames_of(pilot.click(WorkerTable, offset=(2, 3))) == {state()} and app.selected_rank == 1
         assert await frames_of(pilot.press("up")) == {state()} and app.selected_rank == 0
         # the map: the hovered cell and the PU's details, a click and the reserved PU
         m = app.query_one(TopologyMap)
@@ -1061,4 +1061,37 @@ async def test_a_new_environment_repaints_only_its_changed_lines():
             lines = {y for region in repainted for y in range(region.y, region.bottom)}
             assert lines == changed and 0 < len(changed) < height / 2, (key, sorted(lines), sorted(changed))
         env.refresh = original  # type: ignore[method-assign]
+        assert await full_repaint_differences(app, pilot, shadow) == []
+
+
+@sync
+async def test_a_new_table_title_repaints_its_border_line_only():
+    """The thread table's title counts the selected rank's threads and how many the runtimes place differently
+    (rows that differ may be scrolled out of sight). Textual's title setter repaints the whole widget; a new title
+    repaints the border line, and the terminal ends up as a full repaint draws it."""
+    from shadow import full_repaint_differences, mirror
+
+    from ompviz.tui.widgets.panels import ThreadTable
+
+    app = OmpvizApp(small(), PlanRequest(ranks=2, threads=3, places="threads", bind="spread"), optional_screens={})
+    shadow = mirror(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.query_one(ThreadTable)
+        assert table.border_title == "Rank 0: 3 threads · 1 differs between runtimes"
+        repainted: list = []
+        original = table.refresh
+
+        def refresh(*regions, **kwargs):
+            repainted.extend(regions or ["all"])
+            return original(*regions, **kwargs)
+
+        table.refresh = refresh  # type: ignore[method-assign]
+        await pilot.press("b")  # spread -> the next bind policy: the same 3 threads, placed alike
+        await pilot.pause()
+        assert table.border_title.endswith("same in both runtimes"), table.border_title
+        assert "all" not in repainted
+        top = [r for r in repainted if r.y + table.content_offset.y == 0]
+        assert len(top) == 1 and top[0].height == 1  # the border line, in content coordinates
+        table.refresh = original  # type: ignore[method-assign]
         assert await full_repaint_differences(app, pilot, shadow) == []

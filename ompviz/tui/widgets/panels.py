@@ -8,7 +8,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -393,40 +393,51 @@ def _worker_rows(plan: Plan) -> tuple[list, list[str]]:
 
 
 class ThreadTable(LineTable):
-    """The selected worker's threads under libgomp and LLVM side by side; rows that differ are highlighted."""
+    """The selected worker's threads under libgomp and LLVM side by side; rows that differ are highlighted, and the
+    title says how many do (they may be scrolled out of sight on a big machine)."""
 
     show_cursor = False
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(("thr", "libgomp: place → CPUs", "LLVM libomp: place → CPUs"), id=id)
         self._shown: tuple | None = None
-        self._titles: tuple[str, str] | None = None
-        self._memo: IdentityMemo[tuple[list, str, str, int]] = IdentityMemo()  # content by worker and runtime
+        self._memo: IdentityMemo[tuple[list, str, int]] = IdentityMemo()  # content by worker
 
-    def show_worker(self, worker: Worker | None, runtime: str) -> int:
+    def show_worker(self, worker: Worker | None) -> int:
         """Returns the number of threads placed differently by the two runtimes."""
-        if self._shown is not None and self._shown[0] is worker and self._shown[1] == runtime:
-            return self._shown[2]
-        rows, title, subtitle, diff = self._content(worker, runtime)
-        if (title, subtitle) != self._titles:  # setting either repaints the whole widget
-            self._titles = (title, subtitle)
-            self.border_title, self.border_subtitle = title, subtitle
-        self._shown = (worker, runtime, diff)
+        if self._shown is not None and self._shown[0] is worker:
+            return self._shown[1]
+        rows, title, diff = self._content(worker)
+        set_border_title(self, title)
+        self._shown = (worker, diff)
         self.set_rows(rows)
         return diff
 
-    def prepare(self, worker: Worker | None, runtime: str) -> None:
+    def prepare(self, worker: Worker | None) -> None:
         """Build the rows of a worker that may be shown next (the explorer's look-ahead)."""
-        self._content(worker, runtime)
+        self._content(worker)
 
-    def _content(self, worker: Worker | None, runtime: str) -> tuple[list, str, str, int]:
-        return self._memo.get((worker,), (runtime,), lambda: _thread_rows(worker, runtime))
+    def _content(self, worker: Worker | None) -> tuple[list, str, int]:
+        return self._memo.get((worker,), (), lambda: _thread_rows(worker))
 
 
-def _thread_rows(worker: Worker | None, runtime: str) -> tuple[list, str, str, int]:
-    """(rows, title, subtitle, number of threads the runtimes place differently)."""
+def set_border_title(widget: Widget, title: str) -> None:
+    """Set ``widget``'s border title, repainting the top border line that shows it (Textual's setter repaints the
+    whole widget: a table whose title counts its threads was redrawn on every plan)."""
+    if title == widget.border_title:
+        return
+    # what Widget.border_title's setter stores, without its refresh of every line
+    widget._border_title = widget.render_str(title).expand_tabs(4).split()[0]
+    if widget.styles.border_top[0]:
+        # refresh() takes regions of the content (inside border and padding): the top border line is above it
+        left, top = widget.content_offset
+        widget.refresh(Region(-left, -top, widget.size.width, 1))
+
+
+def _thread_rows(worker: Worker | None) -> tuple[list, str, int]:
+    """(rows, title, number of threads the runtimes place differently)."""
     if worker is None:
-        return [], "Threads", "", 0
+        return [], "Threads", 0
     diff = 0
     rows = []
     n = max(len(worker.gnu), len(worker.llvm))
@@ -438,14 +449,10 @@ def _thread_rows(worker: Worker | None, runtime: str) -> tuple[list, str, str, i
         diff += differs
         style = red if differs else None
         rows.append(((str(i), None), (_placement(g), style), (_placement(ll), style)))
-    first = "libgomp" if runtime == "gnu" else "LLVM"
-    title = f"Rank {worker.rank}: {plural(n, 'thread')}"
-    subtitle = (
-        f"{plural(diff, 'thread')} {'differs' if diff == 1 else 'differ'} between runtimes"
-        if diff
-        else f"same placement in both runtimes ({first} shown)"
+    title = f"Rank {worker.rank}: {plural(n, 'thread')} · " + (
+        f"{diff} {'differs' if diff == 1 else 'differ'} between runtimes" if diff else "same in both runtimes"
     )
-    return rows, title, subtitle, diff
+    return rows, title, diff
 
 
 def _placement(tp) -> str:

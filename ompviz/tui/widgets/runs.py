@@ -9,8 +9,8 @@ from textual.widget import Widget
 
 
 def refresh_line_runs(widget: Widget, lines: Iterable[int]) -> None:
-    """Repaint these lines of ``widget`` (in the widget's own coordinates, as on screen; not scrolled content
-    lines), one refresh per run of consecutive lines."""
+    """Repaint these lines of ``widget``, one refresh per run of consecutive lines. Lines count from the top of
+    its content area as shown (inside border and padding, not scrolled: what ``Widget.refresh`` takes)."""
     width = widget.size.width
     start = prev = None
     for y in [*sorted(set(lines)), None]:
