@@ -17,6 +17,7 @@ whose thumb moved by a line or two. ``LineScrollBar`` repaints only the lines wh
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from math import ceil
 
 from rich.color import Color
@@ -27,7 +28,7 @@ from textual.reactive import Reactive
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 
-from ompviz.tui.widgets.runs import refresh_line_runs
+from ompviz.tui.widgets.runs import line_runs
 
 _BACK = Color.parse("#555555")  # ScrollBarRender's defaults for a style without colours
 _BAR = Color.parse("bright_magenta")
@@ -48,27 +49,46 @@ class LineScrollBar(ScrollBar):
     window_size: Reactive[int] = Reactive(0, repaint=False)
     position: Reactive[float] = Reactive(0, repaint=False)
 
+    _numbers_changed = False  # since the last paint: the lines to repaint are worked out when it comes
+
     def watch_window_virtual_size(self) -> None:
-        self._refresh_changed_lines()
+        self._numbers_moved()
 
     def watch_window_size(self) -> None:
-        self._refresh_changed_lines()
+        self._numbers_moved()
 
     def watch_position(self) -> None:
-        self._refresh_changed_lines()
+        self._numbers_moved()
 
-    def _refresh_changed_lines(self) -> None:
-        """Repaint the lines that look different with the new numbers than in the last drawing (several numbers
-        changed before the next paint: each change compares with that same drawing, the last one finds them all)."""
-        width, height = self.size
+    def _numbers_moved(self) -> None:
+        if not self._numbers_changed:
+            self._numbers_changed = True
+            # Ask for a paint without naming lines (no region would mean the whole bar): which lines changed is
+            # known once every number of this frame is set, when the compositor collects the regions.
+            self.refresh(Region(0, 0, 0, 0))
+
+    def _exchange_repaint_regions(self) -> Collection[Region]:
+        regions = super()._exchange_repaint_regions()
+        if self._numbers_changed:
+            self._numbers_changed = False
+            width, height = self.size
+            changed = self._changed_lines(width, height)
+            if changed is None:
+                return [*regions, Region(0, 0, width, height)]
+            return [*regions, *(Region(0, y, width, n) for y, n in line_runs(changed))]
+        return regions
+
+    def _changed_lines(self, width: int, height: int) -> list[int] | None:
+        """The lines that look different with the current numbers than in the last drawing (None: all of them)."""
         old = self._lines
         if not width or not height or self._drawn is None or len(old) != height or not self._plain():
-            self.refresh()
-            return
+            return None
         look = self._look(width, height)
-        if look != self._drawn:
-            new = self._draw(look)
-            refresh_line_runs(self, [y for y in range(height) if _shown(new[y]) != _shown(old[y])])
+        if look == self._drawn:
+            return []
+        new = self._draw(look)
+        self._lines, self._drawn = new, look  # what the paint that follows draws
+        return [y for y in range(height) if _shown(new[y]) != _shown(old[y])]
 
     def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
         # Textual's Widget stores the new "virtual size" through a layout reactive, so a scrollbar that merely
