@@ -4,9 +4,13 @@ Headless, Textual writes nothing, but App._display still receives every update (
 regions). Feeding them to a ShadowTerminal tells what a real terminal would show after a run of partial updates:
 tests compare it with a full repaint (``mirror`` then ``full_repaint_differences``: nothing stale left on screen),
 and bench/bench_replan.py tells refreshes that changed the screen from ones that repainted it as it was.
+``refreshes_of`` records what a widget asks to repaint (tests that a change repaints only what it changes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ShadowTerminal:
@@ -79,3 +83,20 @@ def redraw_from_scratch(app) -> None:
                 getattr(widget, cache).clear()
         widget.refresh()
     app.screen.refresh()
+
+
+@contextmanager
+def refreshes_of(widget) -> Iterator[list]:
+    """The regions ``widget.refresh`` is asked to repaint while the block runs ("all": the whole widget)."""
+    calls: list = []
+    original = widget.refresh
+
+    def refresh(*regions, **kwargs):
+        calls.extend(regions or ["all"])
+        return original(*regions, **kwargs)
+
+    widget.refresh = refresh
+    try:
+        yield calls
+    finally:
+        widget.refresh = original

@@ -1027,7 +1027,7 @@ async def test_a_new_environment_repaints_only_its_changed_lines():
     """A `+` on 4,096 PUs (spread) changes rank 0's CPU list at the top of its environment and where its places
     end, not the places in between: only those lines are repainted (every repainted line costs the compositor the
     same, changed or not), and the terminal ends up as a full repaint draws it."""
-    from shadow import full_repaint_differences, mirror
+    from shadow import full_repaint_differences, mirror, refreshes_of
     from tui_machines import big4096
 
     from ompviz.tui.widgets.panels import TextView
@@ -1037,19 +1037,11 @@ async def test_a_new_environment_repaints_only_its_changed_lines():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         env = app.query_one("#worker-env", TextView)
-        repainted: list = []
-        original = env.refresh
-
-        def refresh(*regions, **kwargs):
-            repainted.extend(regions or ["all"])
-            return original(*regions, **kwargs)
-
-        env.refresh = refresh  # type: ignore[method-assign]
         for key in ("plus", "minus"):
             before = list(env._parts)
-            repainted.clear()
-            await pilot.press(key)
-            await pilot.pause()
+            with refreshes_of(env) as repainted:
+                await pilot.press(key)
+                await pilot.pause()
             after = env._parts
             height = env.scrollable_content_region.height
             changed = {
@@ -1060,7 +1052,6 @@ async def test_a_new_environment_repaints_only_its_changed_lines():
             assert "all" not in repainted
             lines = {y for region in repainted for y in range(region.y, region.bottom)}
             assert lines == changed and 0 < len(changed) < height / 2, (key, sorted(lines), sorted(changed))
-        env.refresh = original  # type: ignore[method-assign]
         assert await full_repaint_differences(app, pilot, shadow) == []
 
 
@@ -1069,7 +1060,7 @@ async def test_a_new_table_title_repaints_its_border_line_only():
     """The thread table's title counts the selected rank's threads and how many the runtimes place differently
     (rows that differ may be scrolled out of sight). Textual's title setter repaints the whole widget; a new title
     repaints the border line, and the terminal ends up as a full repaint draws it."""
-    from shadow import full_repaint_differences, mirror
+    from shadow import full_repaint_differences, mirror, refreshes_of
 
     from ompviz.tui.widgets.panels import ThreadTable
 
@@ -1079,19 +1070,11 @@ async def test_a_new_table_title_repaints_its_border_line_only():
         await pilot.pause()
         table = app.query_one(ThreadTable)
         assert table.border_title == "Rank 0: 3 threads · 1 differs between runtimes"
-        repainted: list = []
-        original = table.refresh
-
-        def refresh(*regions, **kwargs):
-            repainted.extend(regions or ["all"])
-            return original(*regions, **kwargs)
-
-        table.refresh = refresh  # type: ignore[method-assign]
-        await pilot.press("b")  # spread -> the next bind policy: the same 3 threads, placed alike
-        await pilot.pause()
+        with refreshes_of(table) as repainted:
+            await pilot.press("b")  # spread -> the next bind policy: the same 3 threads, placed alike
+            await pilot.pause()
         assert table.border_title.endswith("same in both runtimes"), table.border_title
         assert "all" not in repainted
         top = [r for r in repainted if r.y + table.content_offset.y == 0]
         assert len(top) == 1 and top[0].height == 1  # the border line, in content coordinates
-        table.refresh = original  # type: ignore[method-assign]
         assert await full_repaint_differences(app, pilot, shadow) == []
