@@ -46,6 +46,7 @@ from ompviz.tui.widgets.panels import (
     set_border_title,
     worker_env_text,
 )
+from ompviz.tui.widgets.stylescache import KeepsLines
 from ompviz.tui.widgets.topomap import MapState, TopologyMap
 
 # Dialogs provided by the export and live issues; the keys are offered only once these modules exist.
@@ -123,7 +124,15 @@ def default_loader(source: str) -> Topology:
     return load(source)
 
 
-class MainScreen(Screen):
+class Column(KeepsLines, Vertical):
+    """A Vertical whose unchanged lines are not rendered again under another widget's repaint (KeepsLines)."""
+
+
+class Row(KeepsLines, Horizontal):
+    """A Horizontal whose unchanged lines are not rendered again under another widget's repaint (KeepsLines)."""
+
+
+class MainScreen(KeepsLines, Screen):
     """The explorer's screen. Textual restyles every widget of a screen each time it becomes active (ScreenResume),
     to catch theme or class changes made while another screen was on top. The first activation follows the
     mount by a few milliseconds, with styles just computed; restyling all widgets and their component classes then
@@ -250,15 +259,15 @@ class OmpvizApp(App[None]):
         # bar and panes sit in the main column (every widget costs style, layout and paint work at start-up).
         self.screen.styles.layout = "horizontal"
         yield TextLine(header_text(self.topology), id="header")
-        with Vertical(id="sidebar"):
+        with Column(id="sidebar"):
             yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
             yield Static("", id="pu-info")
-        with Vertical(id="main"):
+        with Column(id="main"):
             yield TextLine(id="legend")
             yield TopologyMap(self.topology, id="map")
             yield TabBar(self.TABS, "tab-preview", id="tabs")
-            with Horizontal(id="tab-preview", classes="pane"):
+            with Row(id="tab-preview", classes="pane"):
                 yield WorkerTable(id="workers")
                 yield ThreadTable(id="threads")
         yield KeyBar(short=self.FOOTER_SHORT, priority=self.FOOTER_PRIORITY)

@@ -158,3 +158,60 @@ def test_the_explorer_widgets_match_textual(size):
                 assert compare_all(app, widgets) > 20
 
     asyncio.run(run())
+
+
+def test_unchanged_widgets_hand_back_their_lines_and_changed_ones_draw_again():
+    """KeepsLines: a partial update renders every widget under its bounding box; one whose lines are all current
+    (nothing marked dirty, nothing emptied by a whole-widget refresh) hands back the same lines. A repainted line, a
+    whole refresh, a new style and a new size each draw again, and what is handed back is what a fresh render draws."""
+
+    class Counting(Lines):
+        drawn = 0
+        shift = 0
+
+        def render_line(self, y: int) -> Strip:
+            self.drawn += 1
+            return super().render_line(y + self.shift)
+
+    class Demo(App[None]):
+        CSS = "Counting { width: 30; height: 5; border: round red; }"
+
+        def compose(self):
+            yield Counting()
+
+    async def run() -> None:
+        app = Demo()
+        async with app.run_test(size=(60, 12)) as pilot:
+            await pilot.pause()
+            w = app.query_one(Counting)
+            crop = Region(0, 0, *w.size)
+
+            def fresh() -> list:
+                w._kept = None
+                w._styles_cache.clear()
+                return [list(s) for s in w.render_lines(crop)]
+
+            first = w.render_lines(crop)
+            drawn = w.drawn
+            assert w.render_lines(crop) is first and w.drawn == drawn  # nothing changed: the same lines, none drawn
+            w.shift = 1
+            w.refresh(Region(0, 1, 28, 1))  # one content line repainted
+            second = w.render_lines(crop)
+            assert second is not first and w.drawn == drawn + 1
+            assert [list(s) for s in second][2] != [list(s) for s in first][
+                2
+            ]  # (line 1 of the content, under the border)
+            assert w.render_lines(crop) is second
+            w.refresh()  # the whole widget
+            third = w.render_lines(crop)
+            assert third is not second and [list(s) for s in third] == fresh()
+            w.styles.border = ("heavy", "blue")  # a new style refreshes the whole widget
+            await pilot.pause()
+            fourth = w.render_lines(crop)
+            assert fourth is not third and [list(s) for s in fourth] == fresh()
+            w.styles.width = 20  # a new size
+            await pilot.pause()
+            crop = Region(0, 0, *w.size)
+            assert [list(s) for s in w.render_lines(crop)] == fresh()
+
+    asyncio.run(run())

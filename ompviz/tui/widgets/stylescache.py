@@ -16,6 +16,7 @@ from __future__ import annotations
 from textual._border import get_box
 from textual._segment_tools import line_pad
 from textual._styles_cache import StylesCache
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style
 
@@ -86,3 +87,24 @@ class LineStylesCache(StylesCache):
         else:
             segments = line if isinstance(line, list) else list(line)
         return Strip(segments, size.width)
+
+
+class KeepsLines:
+    """Mixin: ``render_lines`` hands back the lines it gave last while nothing of the widget was repainted since.
+
+    A partial update of the screen renders every widget under the bounding box of the changed regions, line by line
+    through its StylesCache, whether the widget changed or not: on a `+` on 4,096 PUs the screen, the containers,
+    the header, the footer and the PU details were rendered again unchanged (~0.9 ms of an ~8 ms paint). Textual's
+    StylesCache knows when a widget's lines are all current: every refresh marks the lines it repaints dirty (a
+    whole-widget refresh, which styles, themes, scrolling and resizing all cause, marks them all).
+    """
+
+    _kept: tuple[Region, list[Strip]] | None = None  # the crop and lines of the last render_lines
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        kept = self._kept
+        if kept is not None and kept[0] == crop and not self._styles_cache._dirty_lines:  # type: ignore[attr-defined]
+            return kept[1]
+        lines = super().render_lines(crop)  # type: ignore[misc]
+        self._kept = (crop, lines)
+        return lines

@@ -23,7 +23,7 @@ from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
 from ompviz.tui.widgets.scrollbar import LineScrollBar
-from ompviz.tui.widgets.stylescache import LineStylesCache
+from ompviz.tui.widgets.stylescache import KeepsLines, LineStylesCache
 from ompviz.tui.widgets.tell import tell_app
 
 # Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
@@ -64,7 +64,7 @@ def rank_style(rank: int) -> Style:
     return _RANK_STYLES[rank % len(PALETTE)]
 
 
-class BaseStyleCache:
+class BaseStyleCache(KeepsLines):
     """Mixin for line-drawn widgets: ``base_style`` is ``rich_style`` (which walks every ancestor on each call)
     computed once per style change, since render_line needs it for every line of every frame."""
 
