@@ -132,6 +132,10 @@ class Row(KeepsLines, Horizontal):
     """A Horizontal whose unchanged lines are not rendered again under another widget's repaint (KeepsLines)."""
 
 
+class Details(KeepsLines, Static):
+    """A Static (the PU details) whose unchanged lines are not rendered again under another widget's repaint."""
+
+
 class MainScreen(KeepsLines, Screen):
     """The explorer's screen. Textual restyles every widget of a screen each time it becomes active (ScreenResume),
     to catch theme or class changes made while another screen was on top. The first activation follows the
@@ -262,7 +266,7 @@ class OmpvizApp(App[None]):
         with Column(id="sidebar"):
             yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
-            yield Static("", id="pu-info")
+            yield Details("", id="pu-info")
         with Column(id="main"):
             yield TextLine(id="legend")
             yield TopologyMap(self.topology, id="map")
