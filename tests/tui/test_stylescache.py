@@ -184,7 +184,7 @@ def test_unchanged_widgets_hand_back_their_lines_and_changed_ones_draw_again():
         async with app.run_test(size=(60, 12)) as pilot:
             await pilot.pause()
             w = app.query_one(Counting)
-            crop = Region(0, 0, *w.size)
+            crop = Region(0, 0, *w.outer_size)  # what the compositor asks: the widget with its border
 
             def fresh() -> list:
                 w._kept = None
@@ -211,7 +211,17 @@ def test_unchanged_widgets_hand_back_their_lines_and_changed_ones_draw_again():
             assert fourth is not third and [list(s) for s in fourth] == fresh()
             w.styles.width = 20  # a new size
             await pilot.pause()
-            crop = Region(0, 0, *w.size)
+            crop = Region(0, 0, *w.outer_size)  # what the compositor asks: the widget with its border
             assert [list(s) for s in w.render_lines(crop)] == fresh()
+            # only a border (no content line): a whole refresh marks no line dirty, it empties the cache
+            w.styles.height = 2
+            await pilot.pause()
+            crop = Region(0, 0, *w.outer_size)
+            before = w.render_lines(crop)
+            assert w.render_lines(crop) is before
+            w.styles.border = ("double", "green")
+            await pilot.pause()
+            assert not w._styles_cache._dirty_lines
+            assert [list(s) for s in w.render_lines(crop)] == fresh() != [list(s) for s in before]
 
     asyncio.run(run())

@@ -95,15 +95,19 @@ class KeepsLines:
     A partial update of the screen renders every widget under the bounding box of the changed regions, line by line
     through its StylesCache, whether the widget changed or not: on a `+` on 4,096 PUs the screen, the containers,
     the header, the footer and the PU details were rendered again unchanged (~0.9 ms of an ~8 ms paint). Textual's
-    StylesCache knows when a widget's lines are all current: every refresh marks the lines it repaints dirty (a
-    whole-widget refresh, which styles, themes, scrolling and resizing all cause, marks them all).
+    StylesCache knows when a widget's lines are all current: a refresh marks the lines it repaints dirty, and a
+    whole-widget refresh (styles, themes, scrolling, resizing) empties its cache. A widget with any line to draw
+    again goes through Textual's render as before (drawing only the missing lines in separate calls was slower:
+    each call works out the widget's background, filters and box again).
     """
 
     _kept: tuple[Region, list[Strip]] | None = None  # the crop and lines of the last render_lines
 
     def render_lines(self, crop: Region) -> list[Strip]:
         kept = self._kept
-        if kept is not None and kept[0] == crop and not self._styles_cache._dirty_lines:  # type: ignore[attr-defined]
+        cache = self._styles_cache  # type: ignore[attr-defined]
+        # (a whole-widget refresh empties the cache but marks only the content's lines dirty, not the border's)
+        if kept is not None and kept[0] == crop and cache._cache and not cache._dirty_lines:
             return kept[1]
         lines = super().render_lines(crop)  # type: ignore[misc]
         self._kept = (crop, lines)
