@@ -181,7 +181,7 @@ def set_virtual_size_quietly(widget: Widget, size: Size) -> None:
     if not widget.container_size:
         return  # not laid out yet: the first layout reads the new size
     # Widget._scroll_update without its unconditional scrollbar repaints (a scrollbar costs a millisecond to draw):
-    # the scrollbars' reactives repaint them only when their numbers change.
+    # the scrollbars repaint the lines whose look their new numbers change (LineScrollBar).
     widget._refresh_scrollbars()
     if widget.show_vertical_scrollbar and widget.styles.scrollbar_size_vertical:
         widget.vertical_scrollbar.window_virtual_size = size.height
