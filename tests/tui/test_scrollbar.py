@@ -234,3 +234,55 @@ def test_new_numbers_repaint_only_the_lines_of_the_bar_that_change():
             assert await full_repaint_differences(app, pilot, shadow) == []
 
     asyncio.run(run())
+
+
+class AutoPane(Pane):
+    DEFAULT_CSS = "AutoPane { width: 40; height: 12; overflow: hidden auto; }"
+
+
+class AutoDemo(App[None]):
+    def compose(self) -> ComposeResult:
+        yield AutoPane()
+
+
+def test_a_bar_that_comes_or_goes_costs_one_arrangement_and_shows_as_a_full_repaint_draws_it():
+    """Typing a rank count makes the thread table's bar come and go. Textual asks the compositor to update a bar
+    shown by a layout before that layout is done; the compositor, which does not show the bar yet, then arranged
+    the whole screen a second time at the next region lookup. A bar not on the screen has nothing to repaint, and
+    the layout that shows it paints it whole: the terminal must end up as a full repaint draws it."""
+    from shadow import full_repaint_differences, mirror
+    from textual._compositor import Compositor
+
+    arrangements = []
+    original = Compositor._arrange_root
+
+    def counted(self, *args, **kwargs):
+        arrangements.append(kwargs.get("visible_only", args[2] if len(args) > 2 else True))
+        return original(self, *args, **kwargs)
+
+    steps = [(40, True), (5, False), (30, True), (36, True), (8, False)]  # content height, bar shown
+
+    async def run(n: int) -> None:
+        app = AutoDemo()
+        shadow = mirror(app)
+        async with app.run_test(size=(60, 20)) as pilot:
+            pane = app.query_one(AutoPane)
+            app.set_focus(None)
+            await pilot.pause()
+            await asyncio.sleep(0.1)
+            assert not pane.show_vertical_scrollbar
+            Compositor._arrange_root = counted
+            try:
+                for height, shown in steps[:n]:
+                    arrangements.clear()
+                    set_virtual_size_quietly(pane, Size(38, height))
+                    for _ in range(3):
+                        await pilot.pause()
+                    assert pane.show_vertical_scrollbar is shown
+                    assert len(arrangements) <= 1, f"{len(arrangements)} arrangements of the screen for one change"
+            finally:
+                Compositor._arrange_root = original
+            assert await full_repaint_differences(app, pilot, shadow) == [], steps[n - 1]
+
+    for n in range(1, len(steps) + 1):  # the terminal after each step (a shadow checks once)
+        asyncio.run(run(n))

@@ -23,6 +23,7 @@ from math import ceil
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual.dom import NoScreen
 from textual.geometry import Region
 from textual.reactive import Reactive
 from textual.scrollbar import ScrollBar, ScrollBarRender
@@ -61,11 +62,37 @@ class LineScrollBar(ScrollBar):
         self._numbers_moved()
 
     def _numbers_moved(self) -> None:
-        if not self._numbers_changed:
+        if not self._numbers_changed and self._on_screen():
             self._numbers_changed = True
             # Ask for a paint without naming lines (no region would mean the whole bar): which lines changed is
             # known once every number of this frame is set, when the compositor collects the regions.
             self.refresh(Region(0, 0, 0, 0))
+
+    def _on_screen(self) -> bool:
+        """Whether the last layout put this bar on the screen. Textual keeps a pane's bars while they are hidden and
+        still sets their numbers; a refresh of a widget the compositor does not show makes it lay out the whole
+        screen again the next time any widget asks for its region (typing a rank count did, for the thread table's
+        hidden bar). A bar that is not shown needs no repaint: the layout that shows it paints it whole, from the
+        numbers it has then."""
+        try:
+            compositor = self.screen._compositor
+        except NoScreen:
+            return False
+        # The maps the last paint was drawn from. Not ``visible_widgets``: that caches, and a bar's numbers are set
+        # during a layout too, where it would keep the old map's answer for the paint that follows.
+        shown = compositor._visible_map if compositor._visible_map is not None else compositor._full_map
+        return self in shown
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        # Textual shows and hides a pane's bars by their ``display`` (a refresh with a layout). It asks the compositor
+        # to update a bar shown by that layout before the layout is done; the compositor, which does not show the
+        # bar yet, then lays the whole screen out a second time at the next region lookup (typing a rank count
+        # did, as the thread table's bar came and went). A bar not on the screen has nothing to repaint: the
+        # layout or scroll that shows it paints it whole.
+        if repaint and not recompose and self.is_mounted and not self._on_screen():
+            self._styles_cache.clear()  # what Textual's path (unusual bars) drew is stale when it shows again
+            return super().refresh(*regions, repaint=False, layout=layout)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _exchange_repaint_regions(self) -> Collection[Region]:
         regions = super()._exchange_repaint_regions()
