@@ -29,7 +29,7 @@ from ompviz.topology.model import Topology
 from ompviz.tui.idlegc import TICK, IdleCollector
 from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.plancache import PlanCache
-from ompviz.tui.widgets.controls import Controls
+from ompviz.tui.widgets.controls import CHOICES, Controls
 from ompviz.tui.widgets.panels import (
     KeyBar,
     LineTable,
@@ -379,12 +379,36 @@ class OmpvizApp(App[None]):
     # back between plans, so a key pressed meanwhile waits for at most one plan.
     AHEAD_DELAY = 0.03  # s after a change: Textual's next paint (60 Hz) comes first
 
+    # A plan cannot be interrupted: a key pressed while one is made ahead waits for it. On 4,096 PUs a plan takes
+    # ~2 ms + 40 us a rank (256 ranks: ~12 ms); a digit typed in the ranks field can ask for ten times as many ranks
+    # as now. Requests beyond these are planned when they are made.
+    AHEAD_MAX_RANKS = 256
+    AHEAD_MAX_THREADS = 1024
+
     def _plan_ahead_soon(self) -> None:
-        """Plan the requests one key away from the current one, after the screen shows the current plan."""
+        """Plan the requests one key away from the current one, after the screen shows the current plan: the
+        planning keys' (the map or a table has the focus), or the form field's (a digit typed, a character deleted,
+        a choice cycled), with the planning keys a choice field leaves to the app."""
         if self._plans is None:
             return
-        self._ahead = [self._manual_lists(step(self.request)) for step in KEY_STEPS.values()]
+        requests = [step(self.request) for step in KEY_STEPS.values()]
+        form = self.focused if isinstance(self.focused, Controls) and isinstance(self.screen, MainScreen) else None
+        if form is not None:
+            typed = [
+                r
+                for r in form.requests_one_key_away()
+                if r.ranks <= self.AHEAD_MAX_RANKS and (r.threads or 0) <= self.AHEAD_MAX_THREADS
+            ]
+            requests = typed + requests if form.current in CHOICES else typed  # a text field takes every character
+        self._ahead = [self._manual_lists(r) for r in requests]
         self._restart_look_ahead()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget.screen, MainScreen):
+            self._plan_ahead_soon()  # the form or the map: other keys are one press away
+
+    def on_controls_field_selected(self, event: Controls.FieldSelected) -> None:
+        self._plan_ahead_soon()
 
     def _plan_click_ahead(self, pu: int) -> None:
         """The pointer rests on a PU: a click would toggle it reserved. Plan that first (then what is left)."""
@@ -394,7 +418,10 @@ class OmpvizApp(App[None]):
 
     def _restart_look_ahead(self) -> None:
         current = self.request
-        self._ahead = [r for r in dict.fromkeys(self._ahead) if r != current]
+        ahead = [r for r in dict.fromkeys(self._ahead) if r != current]
+        # The plan shown is brought up to date first: with as many requests ahead as the cache holds besides it
+        # (typing a digit), it would otherwise be the least recently used, and dropped (backspace planned again).
+        self._ahead = [current, *ahead] if ahead else []
         if self._ahead_timer is not None:
             self._ahead_timer.stop()
             self._ahead_timer = None

@@ -20,10 +20,11 @@ class IdentityMemo(Generic[T]):
     """The last ``size`` results of ``make()``, by the identity of ``objects`` and the value of ``values``.
 
     The objects are kept with their entry, so their ids cannot be reused by other objects while it exists. The
-    default size covers what the explorer's look-ahead prepares after one change (six keys and a click) and the
-    plan shown; more would keep plans alive that the plan cache has already let go (270 KiB each at 4,096 PUs)."""
+    default size covers what the explorer's look-ahead prepares after one change (at most twelve requests, see
+    ompviz.tui.plancache.PlanCache) and the plan shown; more would keep plans alive that the plan cache has already
+    let go (270 KiB each at 4,096 PUs)."""
 
-    def __init__(self, size: int = 8) -> None:
+    def __init__(self, size: int = 13) -> None:
         if size < 1:
             raise ValueError("an identity memo holds at least one result")
         self._size = size

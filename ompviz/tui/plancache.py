@@ -24,10 +24,11 @@ Planner = Callable[[Topology, PlanRequest], Plan]
 class PlanCache:
     """The last ``size`` plans (with their CPU -> ranks maps) for one topology, by request. ``size=0`` keeps none:
     every request calls the planner (bench/bench_replan.py measures that as "cold"). The default keeps the plan
-    shown and the seven the explorer's look-ahead makes after a change (six keys, the PU under the pointer): a
-    4,096-PU plan and its map take ~270 KiB."""
+    shown and the twelve at most the explorer's look-ahead makes after a change (six keys and the PU under the
+    pointer; in the form, a character deleted either side of the caret and ten digits, or a choice's two neighbours
+    and the six keys): a 4,096-PU plan and its map take ~270 KiB."""
 
-    def __init__(self, planner: Planner, topology: Topology, size: int = 8) -> None:
+    def __init__(self, planner: Planner, topology: Topology, size: int = 13) -> None:
         if size < 0:
             raise ValueError("a plan cache cannot hold fewer than no plans")
         self._planner = planner

@@ -177,9 +177,9 @@ async def test_keys_find_their_plans_made_ahead_and_show_the_fresh_plan():
             assert app._owners == app.plan.owner_map()
             await _quiet(pilot, app)
         # bounded work and memory: each change plans at most the six requests one key away (a request is planned
-        # again only once the cache, which keeps the plan shown and the seven made after it, has let it go)
+        # again only once the cache, which keeps the plan shown and up to twelve made after it, has let it go)
         assert len(planner.calls) <= 1 + 6 * 7
-        assert len(app._plans) <= 8
+        assert len(app._plans) <= 13
 
 
 @sync
@@ -392,6 +392,104 @@ async def test_a_key_during_the_look_ahead_waits_for_one_plan_at_most():
         assert handled_after and handled_after[0] <= started + 1, (started, handled_after, len(slow_calls))
         assert started + 1 < 6  # the look-ahead was not over when the key came
         await _quiet(pilot, app)
+
+
+# -- the form's next key ----------------------------------------------------------------------------------------
+async def _focus_field(pilot, app: OmpvizApp, name: str):
+    from ompviz.tui.widgets.controls import Controls
+
+    form = app.query_one(Controls)
+    form.focus()
+    form.select_field(name)  # the caret at the end of the field
+    await pilot.pause()
+    await _quiet(pilot, app)
+    return form
+
+
+@sync
+async def test_the_form_s_candidates_are_what_its_next_key_sends():
+    """Each request the form offers for look-ahead is what one of its keys sends, and every key that sends a
+    request is covered (ranks, threads with the caret at the end and inside, a choice field, a text field whose
+    next key cannot be guessed, and a field left invalid)."""
+    topo = small()
+    app = OmpvizApp(topo, PlanRequest(ranks=3, threads=2), optional_screens={})
+    keys = ["backspace", "delete", *"0123456789"]
+    async with app.run_test(size=SIZE) as pilot:
+        for name, caret_left, choice_keys in (
+            ("ranks", 0, []),
+            ("threads", 0, []),
+            ("ranks", 1, []),
+            ("strategy", 0, ["left", "right", "space", "enter"]),
+            ("bind", 0, ["left", "right"]),
+        ):
+            form = await _focus_field(pilot, app, name)
+            for _ in range(caret_left):
+                await pilot.press("left")
+            candidates = form.requests_one_key_away()
+            sent = set()
+            for key in choice_keys or keys:
+                before, text, caret = app.request, form.text(name), form._caret
+                await pilot.press(key)
+                await pilot.pause()
+                if app.request != before:
+                    sent.add(app.request)
+                    assert app.request in candidates, (name, key, app.request)
+                # back to where we were: the request, the text and the caret
+                app.set_request(before)
+                form.edit(name, text, caret) if name not in ("strategy", "bind") else None
+                form._errors.pop(name, None)
+                await pilot.pause()
+                assert app.request == before
+            assert sent == set(candidates), (name, set(candidates) - sent)
+        form = await _focus_field(pilot, app, "reserve")
+        assert form.requests_one_key_away() == []  # any character could come: nothing guessed
+        form = await _focus_field(pilot, app, "ranks")
+        await pilot.press("x")  # "3x": invalid, the request stays
+        assert form.is_invalid("ranks")
+        assert {r.ranks for r in form.requests_one_key_away()} == set()  # "3" is the request already; "3x0"... invalid
+        await pilot.press("backspace")
+        assert not form.is_invalid("ranks")
+
+
+@sync
+async def test_a_digit_typed_in_the_ranks_field_finds_its_plan_made_ahead():
+    """Typing in the ranks field: while the user is quiet the explorer plans the character deleted and each digit
+    typed next (within AHEAD_MAX_RANKS); the digit then calls no planner and shows exactly a fresh plan. A choice
+    field gets its neighbours planned, and the planning keys it leaves to the app. Leaving the form brings the
+    planning keys back."""
+    planner = Counting()
+    topo = big4096()
+    app = OmpvizApp(topo, PlanRequest(ranks=16, strategy="spread"), planner=planner, optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        await _focus_field(pilot, app, "ranks")
+        typed = {dataclasses.replace(app.request, ranks=n) for n in (1, *range(160, 170))}
+        assert all(r in app._plans for r in typed), "the next digit or backspace was not planned ahead"
+        for key, ranks in (("1", 161), ("backspace", 16), ("2", 162)):
+            made_ahead = app._plans._entries[dataclasses.replace(app.request, ranks=ranks)][0]
+            calls = len(planner.calls)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.request.ranks == ranks and app.plan is made_ahead, key
+            assert len(planner.calls) == calls, (key, planner.calls[calls:])
+            assert app.plan == real_plan(topo, app.request)
+            await _quiet(pilot, app)
+        # "162" + a digit is 1,620 ranks or more: over AHEAD_MAX_RANKS, planned only if typed
+        assert app.AHEAD_MAX_RANKS < 1620
+        assert not any(r.ranks >= 1620 for r in app._plans._entries)
+        assert dataclasses.replace(app.request, ranks=16) in app._plans  # backspace is
+        await _focus_field(pilot, app, "bind")
+        form_next = [r.bind for r in app.query_one("Controls").requests_one_key_away()]
+        assert len(form_next) == 2 and all(dataclasses.replace(app.request, bind=b) in app._plans for b in form_next)
+        assert KEY_STEPS["next_strategy"](app.request) in app._plans  # `s` still reaches the app from a choice
+        from ompviz.tui.widgets.topomap import TopologyMap
+
+        app.query_one(TopologyMap).focus()
+        await pilot.pause()
+        await _quiet(pilot, app)
+        assert all(step(app.request) in app._plans for step in KEY_STEPS.values())
+        assert len(app._plans) <= 13
 
 
 if __name__ == "__main__":

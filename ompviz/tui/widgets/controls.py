@@ -104,6 +104,9 @@ class Controls(LineScrollView, can_focus=True):
             super().__init__()
             self.request = request
 
+    class FieldSelected(Message):
+        """Another field is current: the requests its next key can send changed (see ``requests_one_key_away``)."""
+
     def __init__(self, request: PlanRequest, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.request = request
@@ -234,10 +237,13 @@ class Controls(LineScrollView, can_focus=True):
     # -- keys and mouse --------------------------------------------------------------------------
     def select_field(self, name: str) -> None:
         if name in self.fields():
+            moved = name != self.current
             self.current = name
             self._caret = len(self._texts.get(name, ""))
             self._scroll_to_current()
             self.refresh()
+            if moved:
+                self.post_message(self.FieldSelected())
 
     def _scroll_to_current(self) -> None:
         for i, (kind, f, _) in enumerate(self._layout()):
@@ -400,6 +406,36 @@ class Controls(LineScrollView, can_focus=True):
                 vv.pop(wid, None)
             return {"vllm_vars": tuple((k, vv[k]) for k in VLLM_VARS if k in vv)}
         return {}
+
+    def requests_one_key_away(self) -> list[PlanRequest]:
+        """The requests the next key in the current field can send (the explorer plans them while the user is
+        quiet), most likely first: a choice field's next and previous value; in the ranks and threads fields, the
+        character before the caret deleted, the one after it deleted, then each digit typed at the caret. Other
+        text fields (CPU lists, vLLM variables): none, there are too many keys to guess from."""
+        name = self.current if self.current in self.fields() else "ranks"
+        if name in CHOICES:
+            options = CHOICES[name]
+            cur = getattr(self.request, name)
+            i = options.index(cur) if cur in options else 0
+            values = [options[(i + 1) % len(options)], options[(i - 1) % len(options)]]
+            return [dataclasses.replace(self.request, **{name: v}) for v in dict.fromkeys(values) if v != cur]
+        if name not in ("ranks", "threads"):
+            return []
+        text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
+        texts = [text[: caret - 1] + text[caret:]] if caret > 0 else []
+        if caret < len(text):
+            texts.append(text[:caret] + text[caret + 1 :])
+        texts += [text[:caret] + digit + text[caret:] for digit in "0123456789"]
+        out: list[PlanRequest] = []
+        for candidate in texts:
+            try:
+                kw = self._parse(name, candidate.strip())
+            except OmpvizError:
+                continue
+            request = dataclasses.replace(self.request, **kw)
+            if request != self.request and request not in out:
+                out.append(request)
+        return out
 
     @property
     def errors(self) -> dict[str, str]:
