@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -391,8 +391,12 @@ class OmpvizApp(App[None]):
         a choice cycled), with the planning keys a choice field leaves to the app."""
         if self._plans is None:
             return
+        try:
+            screen = self.screen
+        except ScreenStackError:  # closing (a start-up timer may fire then)
+            return
         requests = [step(self.request) for step in KEY_STEPS.values()]
-        form = self.focused if isinstance(self.focused, Controls) and isinstance(self.screen, MainScreen) else None
+        form = screen.focused if isinstance(screen, MainScreen) and isinstance(screen.focused, Controls) else None
         if form is not None:
             typed = [
                 r
