@@ -286,3 +286,46 @@ def test_a_bar_that_comes_or_goes_costs_one_arrangement_and_shows_as_a_full_repa
 
     for n in range(1, len(steps) + 1):  # the terminal after each step (a shadow checks once)
         asyncio.run(run(n))
+
+
+def test_typing_a_rank_count_lays_nothing_out_on_a_wide_screen():
+    """16 -> 161 ranks on 4,096 PUs: the thread table goes from 65 rows to 6, the environment from 66 lines to 13.
+    On a wide screen the preview panes always show their bars, so no bar comes or goes and the screen is not laid
+    out again (a layout cost ~3 ms of the key press); the tables fit their columns to the bar that is there."""
+    from textual.screen import Screen
+    from tui_machines import big4096
+
+    from ompviz.plan.model import PlanRequest
+    from ompviz.tui.app import OmpvizApp
+    from ompviz.tui.widgets.controls import Controls
+    from ompviz.tui.widgets.panels import LineTable
+
+    layouts = []
+    original = Screen._refresh_layout
+
+    def counted(self, *args, **kwargs):
+        layouts.append(self)
+        return original(self, *args, **kwargs)
+
+    async def run() -> None:
+        app = OmpvizApp(big4096(), PlanRequest(ranks=16, strategy="spread"), optional_screens={})
+        async with app.run_test(size=(160, 50)) as pilot:
+            form = app.query_one(Controls)
+            form.focus()
+            form.select_field("ranks")
+            await pilot.pause()
+            Screen._refresh_layout = counted
+            try:
+                for key, ranks in (("1", 161), ("backspace", 16), ("2", 162)):
+                    await pilot.press(key)
+                    for _ in range(3):
+                        await pilot.pause()
+                    assert app.request.ranks == ranks
+                    assert layouts == [], f"{key}: {len(layouts)} layouts"
+            finally:
+                Screen._refresh_layout = original
+            for table in app.query(LineTable):
+                assert not table.show_horizontal_scrollbar or table.id == "threads", table.id
+                assert table.show_vertical_scrollbar, table.id
+
+    asyncio.run(run())

@@ -212,7 +212,8 @@ class LineTable(LineScrollView, can_focus=True):
             return 0
         gutter = self.styles.gutter
         width = size.width - gutter.width
-        if n_rows + 1 > size.height - gutter.height and self.styles.overflow_y != "hidden":
+        overflow = self.styles.overflow_y
+        if overflow == "scroll" or (overflow == "auto" and n_rows + 1 > size.height - gutter.height):
             width -= self.styles.scrollbar_size_vertical
         return width
 
