@@ -6,8 +6,9 @@ between 16 and 17 ranks (every owner changes), `s` (strategy), `b` (bind), a cli
 reserved: a new PU each time, so every click is a new plan; the pointer rests on it first, as a hand does), and a
 digit typed in the form's ranks field ("16" -> "161" ranks, then backspace: the form's own path to the app).
 Each session runs twice: as the app is, which keeps its plans and plans the requests one key or click away while
-the user is quiet (ompviz.tui.plancache), and "cold", with no plan kept or made ahead: every change calls the
-planner, as typing a new value does. For each change we time:
+the user is quiet (ompviz.tui.plancache: the planning keys', the PU under the pointer's, and with the form focused
+its field's next key: each digit typed at the caret, the character before it deleted), and "cold", with no plan
+kept or made ahead: every change calls the planner. For each change we time:
 - plan:   the planner calls the change makes (the look-ahead's, between changes, are not counted);
 - update: the rest of the app's handling (widgets told about the new plan, strips invalidated);
 - render: the compositor refreshes that paint the changed regions (usually one; a scrollbar whose numbers

@@ -549,6 +549,7 @@ class TopologyMap(LineScrollView, can_focus=True):
     def on_click(self, event) -> None:
         cell = self._cell_at_event(event)
         if cell is not None and cell.role == "pu" and cell.pu is not None:
+            event.stop()  # handled: no need to walk it up the containers, the screen and the app before the paint
             tell_app(self, self.PuClicked(self, cell.pu))
 
     # -- for tests and the app -------------------------------------------------------------------
