@@ -100,3 +100,21 @@ def refreshes_of(widget) -> Iterator[list]:
         yield calls
     finally:
         widget.refresh = original
+
+
+@contextmanager
+def calls_of(cls: type, name: str) -> Iterator[list]:
+    """The instances whose method ``cls.name`` is called while the block runs, one entry per call (a screen's
+    layouts: ``calls_of(Screen, "_refresh_layout")``; the compositor's arrangements of the whole screen)."""
+    calls: list = []
+    original = getattr(cls, name)
+
+    def counted(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    setattr(cls, name, counted)
+    try:
+        yield calls
+    finally:
+        setattr(cls, name, original)

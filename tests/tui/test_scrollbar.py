@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from rich.segment import Segment
+from shadow import calls_of
 from textual.app import App, ComposeResult
 from textual.geometry import Offset, Region, Size
 from textual.scrollbar import ScrollBar
@@ -155,13 +156,6 @@ def test_a_pane_resized_by_a_layout_costs_one_layout_not_two():
     from ompviz.plan.model import PlanRequest
     from ompviz.tui.app import OmpvizApp
 
-    layouts = []
-    original = Screen._refresh_layout
-
-    def counted(self, *args, **kwargs):
-        layouts.append(self)
-        return original(self, *args, **kwargs)
-
     async def run() -> None:
         app = OmpvizApp(zen4_like(), PlanRequest(ranks=4, strategy="distrib"), optional_screens={})
         async with app.run_test(size=(160, 50)) as pilot:
@@ -169,14 +163,11 @@ def test_a_pane_resized_by_a_layout_costs_one_layout_not_two():
             env = app.query_one("#worker-env", LineScrollView)
             assert env.show_vertical_scrollbar
             before = env.vertical_scrollbar.size
-            Screen._refresh_layout = counted
-            try:
+            with calls_of(Screen, "_refresh_layout") as layouts:
                 await pilot.press("s")  # distrib -> manual: the form gains the lists field
                 for _ in range(10):
                     await pilot.pause()
                     await asyncio.sleep(0.02)
-            finally:
-                Screen._refresh_layout = original
             assert app.request.strategy == "manual"
             assert env.vertical_scrollbar.size != before, "the pane (and its scrollbar) was resized"
             assert len(layouts) == 1, f"{len(layouts)} layouts for one key press"
@@ -253,13 +244,6 @@ def test_a_bar_that_comes_or_goes_costs_one_arrangement_and_shows_as_a_full_repa
     from shadow import full_repaint_differences, mirror
     from textual._compositor import Compositor
 
-    arrangements = []
-    original = Compositor._arrange_root
-
-    def counted(self, *args, **kwargs):
-        arrangements.append(kwargs.get("visible_only", args[2] if len(args) > 2 else True))
-        return original(self, *args, **kwargs)
-
     steps = [(40, True), (5, False), (30, True), (36, True), (8, False)]  # content height, bar shown
 
     async def run(n: int) -> None:
@@ -271,8 +255,7 @@ def test_a_bar_that_comes_or_goes_costs_one_arrangement_and_shows_as_a_full_repa
             await pilot.pause()
             await asyncio.sleep(0.1)
             assert not pane.show_vertical_scrollbar
-            Compositor._arrange_root = counted
-            try:
+            with calls_of(Compositor, "_arrange_root") as arrangements:
                 for height, shown in steps[:n]:
                     arrangements.clear()
                     set_virtual_size_quietly(pane, Size(38, height))
@@ -280,8 +263,6 @@ def test_a_bar_that_comes_or_goes_costs_one_arrangement_and_shows_as_a_full_repa
                         await pilot.pause()
                     assert pane.show_vertical_scrollbar is shown
                     assert len(arrangements) <= 1, f"{len(arrangements)} arrangements of the screen for one change"
-            finally:
-                Compositor._arrange_root = original
             assert await full_repaint_differences(app, pilot, shadow) == [], steps[n - 1]
 
     for n in range(1, len(steps) + 1):  # the terminal after each step (a shadow checks once)
@@ -300,13 +281,6 @@ def test_typing_a_rank_count_lays_nothing_out_on_a_wide_screen():
     from ompviz.tui.widgets.controls import Controls
     from ompviz.tui.widgets.panels import LineTable
 
-    layouts = []
-    original = Screen._refresh_layout
-
-    def counted(self, *args, **kwargs):
-        layouts.append(self)
-        return original(self, *args, **kwargs)
-
     async def run() -> None:
         app = OmpvizApp(big4096(), PlanRequest(ranks=16, strategy="spread"), optional_screens={})
         async with app.run_test(size=(160, 50)) as pilot:
@@ -314,16 +288,13 @@ def test_typing_a_rank_count_lays_nothing_out_on_a_wide_screen():
             form.focus()
             form.select_field("ranks")
             await pilot.pause()
-            Screen._refresh_layout = counted
-            try:
+            with calls_of(Screen, "_refresh_layout") as layouts:
                 for key, ranks in (("1", 161), ("backspace", 16), ("2", 162)):
                     await pilot.press(key)
                     for _ in range(3):
                         await pilot.pause()
                     assert app.request.ranks == ranks
                     assert layouts == [], f"{key}: {len(layouts)} layouts"
-            finally:
-                Screen._refresh_layout = original
             for table in app.query(LineTable):
                 assert not table.show_horizontal_scrollbar or table.id == "threads", table.id
                 assert table.show_vertical_scrollbar, table.id
