@@ -29,7 +29,7 @@ from ompviz.topology.model import Topology
 from ompviz.tui.idlegc import TICK, IdleCollector
 from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.plancache import PlanCache
-from ompviz.tui.widgets.controls import CHOICES, Controls
+from ompviz.tui.widgets.controls import Controls
 from ompviz.tui.widgets.panels import (
     KeyBar,
     LineTable,
@@ -403,7 +403,7 @@ class OmpvizApp(App[None]):
                 for r in form.requests_one_key_away()
                 if r.ranks <= self.AHEAD_MAX_RANKS and (r.threads or 0) <= self.AHEAD_MAX_THREADS
             ]
-            requests = typed + requests if form.current in CHOICES else typed  # a text field takes every character
+            requests = typed if form.typing else typed + requests
         self._ahead = [self._manual_lists(r) for r in requests]
         self._restart_look_ahead()
 

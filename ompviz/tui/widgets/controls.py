@@ -257,10 +257,35 @@ class Controls(LineScrollView, can_focus=True):
         self.select_field(fs[min(max(i + delta, 0), len(fs) - 1)])
 
     def _cycle(self, name: str, delta: int) -> None:
+        self._emit(self._cycled(name, delta))
+
+    def _cycled(self, name: str, delta: int) -> PlanRequest:
+        """The request with choice field ``name`` moved ``delta`` options on (wrapping around)."""
         options = CHOICES[name]
         cur = getattr(self.request, name)
         i = options.index(cur) if cur in options else 0
-        self._emit(dataclasses.replace(self.request, **{name: options[(i + delta) % len(options)]}))
+        return dataclasses.replace(self.request, **{name: options[(i + delta) % len(options)]})
+
+    def _field(self) -> str:
+        """The field keys go to."""
+        return self.current if self.current in self.fields() else "ranks"
+
+    @property
+    def typing(self) -> bool:
+        """Whether keys go to a text field, which takes every printable character (a choice field leaves the
+        app's planning keys to the app)."""
+        return self._field() not in CHOICES
+
+    def _edited(self, name: str, key: str, char: str | None) -> tuple[str, int] | None:
+        """Text field ``name``'s text and caret after ``key`` edits it; None when the key edits nothing."""
+        text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
+        if char is not None and key != "tab":
+            return text[:caret] + char + text[caret:], caret + len(char)
+        if key == "backspace" and caret > 0:
+            return text[: caret - 1] + text[caret:], caret - 1
+        if key == "delete" and caret < len(text):
+            return text[:caret] + text[caret + 1 :], caret
+        return None
 
     async def _on_key(self, event: events.Key) -> None:
         if self._handle_key(event.key, event.character if event.is_printable else None):
@@ -268,7 +293,7 @@ class Controls(LineScrollView, can_focus=True):
             event.prevent_default()
 
     def _handle_key(self, key: str, char: str | None) -> bool:
-        name = self.current if self.current in self.fields() else "ranks"
+        name = self._field()
         if key == "up":
             self._move(-1)
         elif key == "down":
@@ -282,12 +307,9 @@ class Controls(LineScrollView, can_focus=True):
                 return False
         else:
             text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
-            if char is not None and key != "tab":
-                self.edit(name, text[:caret] + char + text[caret:], caret + len(char))
-            elif key == "backspace" and caret > 0:
-                self.edit(name, text[: caret - 1] + text[caret:], caret - 1)
-            elif key == "delete" and caret < len(text):
-                self.edit(name, text[:caret] + text[caret + 1 :], caret)
+            edited = self._edited(name, key, char)
+            if edited is not None:
+                self.edit(name, *edited)
             elif key in ("left", "right", "home", "end"):
                 self._caret = {"left": max(caret - 1, 0), "right": min(caret + 1, len(text)), "home": 0}.get(
                     key, len(text)
@@ -412,20 +434,15 @@ class Controls(LineScrollView, can_focus=True):
         quiet), most likely first: a choice field's next and previous value; in the ranks and threads fields, the
         character before the caret deleted, the one after it deleted, then each digit typed at the caret. Other
         text fields (CPU lists, vLLM variables): none, there are too many keys to guess from."""
-        name = self.current if self.current in self.fields() else "ranks"
+        name = self._field()
         if name in CHOICES:
-            options = CHOICES[name]
             cur = getattr(self.request, name)
-            i = options.index(cur) if cur in options else 0
-            values = [options[(i + 1) % len(options)], options[(i - 1) % len(options)]]
-            return [dataclasses.replace(self.request, **{name: v}) for v in dict.fromkeys(values) if v != cur]
+            nearby = [self._cycled(name, 1), self._cycled(name, -1)]
+            return [r for r in dict.fromkeys(nearby) if getattr(r, name) != cur]
         if name not in ("ranks", "threads"):
             return []
-        text, caret = self._texts[name], min(self._caret, len(self._texts[name]))
-        texts = [text[: caret - 1] + text[caret:]] if caret > 0 else []
-        if caret < len(text):
-            texts.append(text[:caret] + text[caret + 1 :])
-        texts += [text[:caret] + digit + text[caret:] for digit in "0123456789"]
+        keys = [("backspace", None), ("delete", None), *((digit, digit) for digit in "0123456789")]
+        texts = [edited[0] for key, char in keys if (edited := self._edited(name, key, char)) is not None]
         out: list[PlanRequest] = []
         for candidate in texts:
             try:
