@@ -433,17 +433,18 @@ class OmpvizApp(App[None]):
             self._ahead_timer = self.set_timer(self.AHEAD_DELAY, self._plan_ahead, name="plan-ahead")
 
     def _plan_ahead(self) -> None:
-        """One plan per turn of the event loop; requests planned before are only brought up to date (kept as the
-        most recent plans, their view prepared again if it was forgotten)."""
+        """One plan, or the drawing of one plan's view, per turn of the event loop (a key pressed meanwhile waits
+        for at most that); requests planned and drawn before are only brought up to date (kept as the most recent
+        plans, their view prepared again if it was forgotten)."""
         self._ahead_timer = None
         plans = self._plans
         while self._ahead and plans is not None:
-            request = self._ahead.pop(0)
-            planned = plans.ahead(request)
+            request = self._ahead[0]
+            if plans.ahead(request):
+                break  # planned this turn: its view is prepared in the next one
+            self._ahead.pop(0)
             made = plans.cached(request)
-            if made is not None:
-                self._prepare_view(made[0])
-            if planned:
+            if made is not None and self._prepare_view(request, *made):
                 break
         if self._ahead:
             self._ahead_timer = self.set_timer(0.001, self._plan_ahead, name="plan-ahead")  # (0 divides by 0)
@@ -496,23 +497,28 @@ class OmpvizApp(App[None]):
     def _worker(self) -> Worker | None:
         return _worker_of(self.plan, self.selected_rank)
 
-    def _prepare_view(self, plan: Plan) -> None:
-        """What the widgets would show for a plan made ahead: rows, environment text, its folded lines. Built now,
-        while the user is quiet; the change that shows the plan finds them ready (ompviz.tui.memo)."""
-        worker = _worker_of(plan, _selection(plan, self.selected_rank))
+    def _prepare_view(self, request: PlanRequest, plan: Plan, owners: dict) -> bool:
+        """What the widgets would show for a plan made ahead: rows, environment text, its folded lines, and the
+        lines on screen it changes, drawn and taken through the rest of a paint. Built now, while the user is
+        quiet; the change that shows the plan finds them ready (ompviz.tui.memo, TopologyMap.prepare_state).
+        True when the map had lines to draw (the costly part)."""
+        selected = _selection(plan, self.selected_rank)
+        worker = _worker_of(plan, selected)
         try:
             table, threads = self.query_one(WorkerTable), self.query_one(ThreadTable)
             env = self.query_one("#worker-env", TextView)
             legend = self.query_one("#legend", TextLine)
+            topology_map = self.query_one(TopologyMap)
         except NoMatches:  # a dialog is on top, or the app is closing: built when shown, as without look-ahead
-            return
+            return False
         try:
-            table.prepare(plan)
+            table.prepare(plan, selected)
             threads.prepare(worker)
             env.prepare(self._env_text(worker, None))
             legend.prepare(self._legend_text(plan))
+            return topology_map.prepare_state(self._map_state(plan, owners, request, None, worker)) > 0
         except Exception:  # nobody asked for this plan yet: a fault shows (or not) when it is, not from a timer
-            return
+            return False
 
     def _legend_text(self, plan: Plan | None) -> Text:
         return self._legends.get((plan,), (), lambda: legend_text(plan))
@@ -529,22 +535,24 @@ class OmpvizApp(App[None]):
         set_border_title(env, title)
 
     def _update_map(self) -> None:
-        plan = self.plan
-        highlight = CpuSet()
-        if self.warning is not None and plan is not None:
-            highlight = self.warning.cpus
-            for w in plan.workers:
-                if w.rank in self.warning.ranks and not self.warning.cpus:
-                    highlight = highlight | w.cpus
-        worker = self._worker()
         self.query_one(TopologyMap).set_state(
-            MapState(
-                self._owners if plan else {},
-                self.request.reserve,
-                highlight,
-                worker.cpus if worker is not None else CpuSet(),
-                {w.rank: w.cpus for w in plan.workers} if plan else {},
-            )
+            self._map_state(self.plan, self._owners, self.request, self.warning, self._worker())
+        )
+
+    @staticmethod
+    def _map_state(plan: Plan | None, owners: dict, request: PlanRequest, warning, worker: Worker | None) -> MapState:
+        highlight = CpuSet()
+        if warning is not None and plan is not None:
+            highlight = warning.cpus
+            for w in plan.workers:
+                if w.rank in warning.ranks and not warning.cpus:
+                    highlight = highlight | w.cpus
+        return MapState(
+            owners if plan else {},
+            request.reserve,
+            highlight,
+            worker.cpus if worker is not None else CpuSet(),
+            {w.rank: w.cpus for w in plan.workers} if plan else {},
         )
 
     # -- messages from widgets ---------------------------------------------------------------------

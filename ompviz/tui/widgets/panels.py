@@ -20,6 +20,7 @@ from ompviz.plan.model import Plan, PlanWarning, Worker
 from ompviz.topology.model import Topology
 from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.widgets.runs import refresh_line_runs
+from ompviz.tui.widgets.stylescache import draw_ahead
 from ompviz.tui.widgets.tell import tell_app
 from ompviz.tui.widgets.topomap import (
     MARKS,
@@ -157,6 +158,10 @@ class LineTable(LineScrollView, can_focus=True):
         self._widths = [len(h) for h in headers]
         self._shown_widths = list(self._widths)  # _widths with FILL_COLUMN fitted to the widget
         self._strips: dict[int, Strip] = {}  # row index -> strip (header is -1)
+        # Rows drawn ahead (prepare_rows): id(rows) -> (rows, fitted widths, cursor, {row index: strip}); dropped
+        # when the styles (theme, focus) they were drawn in change.
+        self._ahead: dict[int, tuple[list, list[int], int, dict[int, Strip]]] = {}
+        self._blank: tuple[int, Style, Strip] | None = None  # the line under the last row: (width, style, strip)
         self.cursor_row = 0
 
     # -- data ------------------------------------------------------------------------------------
@@ -167,18 +172,13 @@ class LineTable(LineScrollView, can_focus=True):
     def row_plain(self, index: int) -> tuple[str, ...]:
         return tuple(text for text, _ in self._rows[index])
 
-    def set_rows(self, rows: list[tuple[Cell, ...]], keys: list[str] | None = None) -> None:
-        """Show ``rows``; only rows that differ from what is shown are re-rendered."""
-        widths = [len(h) for h in self._headers]
-        for row in rows:
-            for i, (text, _) in enumerate(row):
-                if len(text) > widths[i]:
-                    widths[i] = len(text)
-        for i, m in enumerate(self.MAX_WIDTHS):
-            widths[i] = min(widths[i], m)
+    def set_rows(self, rows: list[tuple[Cell, ...]], keys: list[str] | None = None, cursor: int | None = None) -> None:
+        """Show ``rows`` (with the cursor on row ``cursor``, default: where it is); only rows that differ from what
+        is shown are re-rendered, and rows drawn ahead for these rows (prepare_rows) are taken as they are."""
+        widths, fitted = self._widths_for(rows)
         changed: list[int] | None = None  # rows to repaint; None: all of them
-        fitted = self._fit_widths(widths, self._row_width(len(rows)))
         if widths != self._widths or fitted != self._shown_widths:
+            self._drawn_for(self._rows, self._shown_widths, self.cursor_row).update(self._strips)  # a way back
             self._widths = widths
             self._shown_widths = fitted
             self._strips.clear()
@@ -186,22 +186,92 @@ class LineTable(LineScrollView, can_focus=True):
             old = self._rows
             changed = [i for i, row in enumerate(rows) if i >= len(old) or old[i] != row]
             changed += range(len(rows), len(old))
+            strips = self._strips
+            kept = self._drawn_for(old, self._shown_widths, self.cursor_row)  # kept for a way back
             for i in changed:
-                self._strips.pop(i, None)
+                strip = strips.pop(i, None)
+                if strip is not None and i < len(old):
+                    kept.setdefault(i, strip)
         self._rows = rows
         self._keys = keys if keys is not None else [str(i) for i in range(len(rows))]
-        cursor = min(self.cursor_row, max(len(rows) - 1, 0))
+        cursor = min(self.cursor_row if cursor is None else cursor, max(len(rows) - 1, 0))
         if cursor != self.cursor_row and changed is not None:
             changed += (cursor, self.cursor_row)
             self._strips.pop(self.cursor_row, None)
             self._strips.pop(cursor, None)
         self.cursor_row = cursor
+        strips = self._strips
+        for i, strip in self._drawn_for(rows, fitted, cursor).items():
+            strips.setdefault(i, strip)  # (the rows kept are the same as drawn ahead)
         shown = self._shown_widths
         set_virtual_size_quietly(self, Size(sum(shown) + 2 * len(shown), len(rows) + 1))
         if changed is None:
             self.refresh()
         else:
             self._refresh_rows(changed)
+
+    AHEAD_ROWS = 13  # row lists drawn ahead, the most recent kept (the app's look-ahead prepares at most 12 plans)
+
+    def prepare_rows(self, rows: list[tuple[Cell, ...]], cursor: int | None = None) -> int:
+        """Draw ahead the rows on screen that ``set_rows(rows, cursor=cursor)`` would draw again, and take them
+        through the rest of a paint (stylescache.draw_ahead): the app's look-ahead, for a plan one key or click
+        away. Returns the number of lines drawn (0 when they were drawn before)."""
+        height = self.size.height - 1  # rows under the header line
+        if height <= 0 or not self._strips:
+            return 0  # not shown yet, or the next paint draws every line anyway
+        widths, fitted = self._widths_for(rows)
+        cursor = min(self.cursor_row if cursor is None else cursor, max(len(rows) - 1, 0))
+        drawn = self._drawn_for(rows, fitted, cursor)
+        scroll_x, top, width = self.line_box()
+        shown = range(top, top + height)
+        if widths == self._widths and fitted == self._shown_widths:
+            old = self._rows
+            moved = (cursor, self.cursor_row) if cursor != self.cursor_row else ()
+            indices = [i for i in shown if (i < len(rows) or i < len(old)) and (
+                i >= len(rows) or i >= len(old) or old[i] != rows[i] or i in moved)]  # fmt: skip
+        else:
+            indices = [-1, *shown]
+        todo = [i for i in indices if i < len(rows) and i not in drawn]
+        if not todo:
+            return 0
+        saved = self._rows, self._shown_widths, self.cursor_row
+        self._rows, self._shown_widths, self.cursor_row = rows, fitted, cursor  # (drawing reads them)
+        try:
+            new = {i: self._render_row(i) for i in todo}
+        finally:
+            self._rows, self._shown_widths, self.cursor_row = saved
+        drawn.update(new)
+        base = self.base_style
+        lines = {(0 if i < 0 else i - top + 1): s.crop_extend(scroll_x, scroll_x + width, base) for i, s in new.items()}
+        blank = self._blank_line()
+        for i in indices:
+            if i >= len(rows):
+                lines[i - top + 1] = blank
+        draw_ahead(self, lines)
+        return len(lines)
+
+    def _drawn_for(self, rows: list, fitted: list[int], cursor: int) -> dict[int, Strip]:
+        """The rows drawn for ``rows`` (ahead, or shown before) at these column widths and this cursor, in the
+        current styles; the most recent last, at most AHEAD_ROWS row lists kept."""
+        ahead = self._ahead
+        entry = ahead.pop(id(rows), None)
+        if entry is None or entry[0] is not rows or entry[1] != fitted or entry[2] != cursor:
+            if len(ahead) >= self.AHEAD_ROWS:
+                del ahead[next(iter(ahead))]  # the oldest
+            entry = (rows, list(fitted), cursor, {})
+        ahead[id(rows)] = entry
+        return entry[3]
+
+    def _widths_for(self, rows: list[tuple[Cell, ...]]) -> tuple[list[int], list[int]]:
+        """The columns' widths for ``rows``, and those widths fitted to the widget."""
+        widths = [len(h) for h in self._headers]
+        for row in rows:
+            for i, (text, _) in enumerate(row):
+                if len(text) > widths[i]:
+                    widths[i] = len(text)
+        for i, m in enumerate(self.MAX_WIDTHS):
+            widths[i] = min(widths[i], m)
+        return widths, self._fit_widths(widths, self._row_width(len(rows)))
 
     def _row_width(self, n_rows: int, size: Size | None = None) -> int:
         """Columns the rows get with ``n_rows`` rows at ``size`` (default: now): the vertical scrollbar's are taken
@@ -303,12 +373,15 @@ class LineTable(LineScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()  # theme or focus changed the component styles the strips were built with
+        self._ahead.clear()
 
     def on_focus(self) -> None:
         self._strips.pop(self.cursor_row, None)
+        self._ahead.clear()  # the cursor row was drawn unfocused
 
     def on_blur(self) -> None:
         self._strips.pop(self.cursor_row, None)
+        self._ahead.clear()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y, width = self.line_box()
@@ -316,9 +389,17 @@ class LineTable(LineScrollView, can_focus=True):
         strip = self._strips.get(index)
         if strip is None:
             if index >= len(self._rows):
-                return Strip.blank(self.size.width, self.base_style)
+                return self._blank_line()
             strip = self._strips[index] = self._render_row(index)
         return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
+
+    def _blank_line(self) -> Strip:
+        """A line below the last row: the same Strip while the width and style are (its paint is then kept)."""
+        width, style = self.size.width, self.base_style
+        blank = self._blank
+        if blank is None or blank[0] != width or blank[1] is not style:
+            blank = self._blank = (width, style, Strip.blank(width, style))
+        return blank[2]
 
     def _render_row(self, index: int) -> Strip:
         cs = self.component_style
@@ -361,13 +442,17 @@ class WorkerTable(LineTable):
             return
         self._plan = plan
         rows, keys = self._rows_of(plan) if plan is not None else ([], [])
-        self.set_rows(rows, keys)
-        if selected_rank is not None and str(selected_rank) in keys:
-            self.move_cursor(keys.index(str(selected_rank)))
+        cursor = keys.index(str(selected_rank)) if selected_rank is not None and str(selected_rank) in keys else None
+        self.set_rows(rows, keys, cursor)
+        if cursor is not None:
+            self._scroll_to_cursor()
 
-    def prepare(self, plan: Plan) -> None:
-        """Build the rows of a plan that may be shown next (the explorer's look-ahead), so showing it is quick."""
-        self._rows_of(plan)
+    def prepare(self, plan: Plan, selected_rank: int | None = None) -> int:
+        """Build the rows of a plan that may be shown next (the explorer's look-ahead), and draw those on screen
+        it changes, so showing it is quick. Returns the number of lines drawn."""
+        rows, keys = self._rows_of(plan)
+        cursor = keys.index(str(selected_rank)) if selected_rank is not None and str(selected_rank) in keys else None
+        return self.prepare_rows(rows, cursor)
 
     def _rows_of(self, plan: Plan) -> tuple[list, list[str]]:
         return self._memo.get((plan,), (), lambda: _worker_rows(plan))
@@ -414,9 +499,10 @@ class ThreadTable(LineTable):
         self.set_rows(rows)
         return diff
 
-    def prepare(self, worker: Worker | None) -> None:
-        """Build the rows of a worker that may be shown next (the explorer's look-ahead)."""
-        self._content(worker)
+    def prepare(self, worker: Worker | None) -> int:
+        """Build the rows of a worker that may be shown next (the explorer's look-ahead), and draw those on screen
+        it changes. Returns the number of lines drawn."""
+        return self.prepare_rows(self._content(worker)[0])
 
     def _content(self, worker: Worker | None) -> tuple[list, str, int]:
         return self._memo.get((worker,), (), lambda: _thread_rows(worker))
@@ -779,6 +865,17 @@ class TextLine(BaseStyleCache, Widget):
         return self._strip
 
 
+def _blank(width: int, style: Style, _kept: dict = {}) -> Strip:  # noqa: B006 (the kept lines)
+    """A blank line: the same Strip for the same width and style (a paint keeps its work on the Strip)."""
+    key = (width, style)
+    strip = _kept.get(key)
+    if strip is None:
+        if len(_kept) > 64:
+            _kept.clear()
+        strip = _kept[key] = Strip.blank(width, style)
+    return strip
+
+
 class _Folded(NamedTuple):
     """A text folded at one width, and its lines as drawn in one base style (only those drawn so far)."""
 
@@ -847,15 +944,21 @@ class TextView(LineScrollView):
         super().notify_style_update()
         self._folded = None  # drawn in the old base style: looked up again under the new one
 
-    def prepare(self, text: Text) -> None:
-        """Fold a text that may be shown next and draw its first screen (the explorer's look-ahead)."""
+    def prepare(self, text: Text) -> int:
+        """Fold a text that may be shown next and draw its first screen, taken through the rest of a paint
+        (stylescache.draw_ahead): the explorer's look-ahead. Returns the number of lines drawn."""
         width = self.line_box()[2]
         if width <= 0:
-            return
-        folded = self._memo.get((text,), (width, self.base_style), lambda: _Folded(_fold_text(text, width), {}))
+            return 0
+        base = self.base_style
+        folded = self._memo.get((text,), (width, base), lambda: _Folded(_fold_text(text, width), {}))
+        new = {}
         for index in range(min(self.size.height, len(folded.parts))):
             if index not in folded.strips:
-                folded.strips[index] = self._draw(folded.parts[index])
+                folded.strips[index] = new[index] = self._draw(folded.parts[index])
+        if new and not self.scroll_offset.y:  # (shown from its first line: update() scrolls back there)
+            draw_ahead(self, {index: strip.crop_extend(0, width, base) for index, strip in new.items()})
+        return len(new)
 
     def _fold(self) -> list[Text]:
         width = self.line_box()[2]
@@ -878,7 +981,7 @@ class TextView(LineScrollView):
         _, scroll_y, width = self.line_box()
         index = scroll_y + y
         if index >= len(parts) or self._folded is None:
-            return Strip.blank(width, self.base_style)
+            return _blank(width, self.base_style)
         strips = self._folded.strips
         strip = strips.get(index)
         if strip is None:

@@ -9,6 +9,12 @@ of every key press, more than our own drawing of those lines (measured per widge
 content line, and puts those lines together exactly as ``StylesCache.render_line`` does. It only does so in the
 plain case: no outline, tint, opacity, text opacity or hatch; border and padding rows, and every line of a widget
 with any of those, go through Textual's own code. tests/tui/test_stylescache.py compares both segment by segment.
+
+Drawing ahead: every later step of a paint keeps its result on the Strip it started from (a filter's, the
+compositor's division at the widget edges, the escape sequences a terminal is sent), so a content line that was
+put in its box once is painted again for the cost of a few lookups. ``LineStylesCache`` hands back the same boxed
+line for the same content line (by identity), and ``BaseStyleCache.draw_ahead`` runs those steps for lines that
+are not shown yet: the explorer's look-ahead draws what the next key would show, and the key's paint finds it done.
 """
 
 from __future__ import annotations
@@ -23,15 +29,36 @@ from textual.style import Style
 
 class LineStylesCache(StylesCache):
     _plain: tuple | None = None  # what content lines share, while render() runs in the plain case
+    _last_plain: tuple | None = None  # the last plain parts worked out: the boxed lines below were made with it
+    # Boxed lines by the identity of their content line (the content line is kept with it, so its id is not reused)
+    # while the box is the same: what the current lines and the lines drawn ahead were boxed into.
+    BOXED_MAX = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._boxed: dict[int, tuple[Strip, Strip]] = {}
 
     def render(self, styles, size, base_background, background, render_content_line, filters, *args, **kwargs):
-        self._plain = self._plain_parts(styles, size, base_background, background, kwargs)
+        self._plain = self.plain_parts(styles, size, base_background, background, kwargs)
         try:
             return super().render(
                 styles, size, base_background, background, render_content_line, filters, *args, **kwargs
             )
         finally:
             self._plain = None
+
+    def plain_parts(self, styles, size, base_background, background, kwargs) -> tuple | None:
+        """What every content line's box shares in the plain case (None otherwise). The same value comes back as
+        the same object while it does not change; a new one forgets the lines boxed in the old."""
+        plain = self._plain_parts(styles, size, base_background, background, kwargs)
+        if plain is None:
+            return None
+        last = self._last_plain
+        if plain == last:
+            return last
+        self._last_plain = plain
+        self._boxed.clear()
+        return plain
 
     def _plain_parts(self, styles, size, base_background, background, kwargs) -> tuple | None:
         opacity = kwargs.get("opacity", 1.0)
@@ -64,6 +91,7 @@ class LineStylesCache(StylesCache):
             inner.rich_style,
             left,
             right,
+            size.width,
         )
 
     def render_line(self, styles, y, size, content_size, padding, base_background, background, render_content_line,
@@ -73,9 +101,26 @@ class LineStylesCache(StylesCache):
             return super().render_line(
                 styles, y, size, content_size, padding, base_background, background, render_content_line, *args
             )
-        top, _, content_width, pad_left, pad_right, inner, left, right = plain
+        return self.boxed(plain, render_content_line(y - plain[0]))
+
+    def boxed(self, plain: tuple, content: Strip) -> Strip:
+        """``content`` (a content line) put in the widget's box: the same Strip for the same content line while
+        the box is the same (``plain``, from ``plain_parts``)."""
+        boxed = self._boxed
+        entry = boxed.get(id(content))
+        if entry is not None and entry[0] is content and plain is self._last_plain:
+            return entry[1]
+        strip = self._box(plain, content)
+        if plain is self._last_plain:
+            if len(boxed) >= self.BOXED_MAX:
+                del boxed[next(iter(boxed))]  # the oldest
+            boxed[id(content)] = (content, strip)
+        return strip
+
+    def _box(self, plain: tuple, content: Strip) -> Strip:
+        _, _, content_width, pad_left, pad_right, inner, left, right, width = plain
         # StylesCache.render_line's content case (C), without the effects the plain case does not have
-        line = render_content_line(y - top).adjust_cell_length(content_width, inner)
+        line = content.adjust_cell_length(content_width, inner)
         if pad_left or pad_right:
             line = line_pad(line, pad_left, pad_right, inner)
         if left is not None and right is not None:
@@ -86,7 +131,7 @@ class LineStylesCache(StylesCache):
             segments = [*line, right]
         else:
             segments = line if isinstance(line, list) else list(line)
-        return Strip(segments, size.width)
+        return Strip(segments, width)
 
 
 class KeepsLines:
@@ -112,3 +157,51 @@ class KeepsLines:
         lines = super().render_lines(crop)  # type: ignore[misc]
         self._kept = (crop, lines)
         return lines
+
+
+def draw_ahead(widget, lines: dict[int, Strip]) -> int:
+    """Run what painting ``lines`` would do after the widget drew them, without painting: the box
+    (LineStylesCache.boxed), the app's line filters, the compositor's division at the widgets' edges on each screen
+    line and the escape sequences of each part. Each step keeps its result on the Strip it was given, so the paint
+    that shows these lines later finds every step done.
+
+    ``lines``: content line (``render_line``'s y) -> the Strip ``render_line`` will return for it then. Nothing is
+    drawn for a widget that is not on the screen, nor in any case but the plain one; lines outside the box are
+    skipped. Returns how many lines were taken through every step (for tests)."""
+    cache = widget._styles_cache
+    if not isinstance(cache, LineStylesCache) or not lines:
+        return 0
+    try:
+        compositor = widget.screen._compositor
+        region, clip = compositor.visible_widgets[widget]
+    except Exception:  # not on a screen, or not shown on it: painted when shown, as without drawing ahead
+        return 0
+    styles = widget.styles
+    base_background, background = widget.background_colors
+    kwargs = {"padding": styles.padding, "content_size": widget.content_region.size, "opacity": widget.opacity}
+    plain = cache.plain_parts(styles, region.size, base_background, background, kwargs)
+    if plain is None:
+        return 0
+    top, end = plain[0], plain[1]
+    filters = widget.get_line_filters()
+    console = widget.app.console
+    # the compositor renders a widget whole when its clip holds it (Compositor._get_renders), cut at these columns
+    whole = clip.contains_region(region)
+    cuts = compositor.cuts
+    first_cut, last_cut = region.column_span
+    done = 0
+    for y, content in lines.items():
+        row = y + top
+        if not top <= row < end:
+            continue
+        strip = cache.boxed(plain, content)
+        for line_filter in filters:
+            strip = strip.apply_filter(line_filter, background)
+        screen_y = region.y + row
+        if not whole or not 0 <= screen_y < len(cuts):
+            continue
+        final_cuts = [cut for cut in cuts[screen_y] if last_cut >= cut >= first_cut]
+        for part in strip.divide([cut - region.x for cut in final_cuts[1:]]):
+            part.render(console)
+        done += 1
+    return done

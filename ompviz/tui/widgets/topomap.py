@@ -23,7 +23,7 @@ from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
 from ompviz.tui.widgets.scrollbar import LineScrollBar
-from ompviz.tui.widgets.stylescache import KeepsLines, LineStylesCache
+from ompviz.tui.widgets.stylescache import KeepsLines, LineStylesCache, draw_ahead
 from ompviz.tui.widgets.tell import tell_app
 
 # Rank colours (backgrounds, black text): distinguishable on dark and light themes; ranks beyond the palette
@@ -204,6 +204,12 @@ class MapState(NamedTuple):
     rank_cpus: dict | None = None
 
 
+def _state_key(state: MapState) -> tuple:
+    """What a map line's look depends on in a state, as a key: the owner map by identity (the app's plan cache
+    hands out one per plan), the CPU sets by value."""
+    return (id(state.owners), state.reserve.mask, state.highlight.mask, state.selected.mask)
+
+
 class TopologyMap(LineScrollView, can_focus=True):
     DEFAULT_CSS = """
     TopologyMap {
@@ -268,6 +274,10 @@ class TopologyMap(LineScrollView, can_focus=True):
         # (not `_layout_cache`: Textual's Widget uses that name and clears it on every refresh and resize)
         self._map_layouts: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
+        # Lines drawn ahead for states the app may show next (prepare_state), with the state's owner map:
+        # (owners id, reserve, highlight, selected masks) -> (owners, layout, {line: full strip}). Dropped with
+        # the strips (new layout, theme, hover): they were drawn with those.
+        self._ahead: dict[tuple, tuple[dict, MapLayout, dict[int, Strip]]] = {}
         self._on_base: dict[Style | None, Style] = {}  # cell style -> line base + it (None -> that base)
         self._cpu_lines: tuple[MapLayout, list[int]] | None = None  # (layout, the CPUs on each line as a mask)
         self._hover: Cell | None = None
@@ -282,12 +292,81 @@ class TopologyMap(LineScrollView, can_focus=True):
 
     def set_state(self, state: MapState) -> None:
         """New colours. Only the lines holding cells whose look can change are re-rendered (on 4,096 PUs a bind or
-        places change keeps every owner, so nothing on the map is redrawn)."""
+        places change keeps every owner, so nothing on the map is redrawn); lines drawn ahead for this state
+        (prepare_state) are taken as they are."""
         old, self.state = self.state, state
         if self._layout is None or not self._strips:
-            self._strips.clear()
+            self._forget_lines()
             self.refresh()
             return
+        lines = self._changed_lines(old, state)
+        if not lines:
+            return
+        strips = self._strips
+        kept = self._drawn_for(old)  # the lines going away are the old state's: kept for a way back
+        for y in lines:
+            strip = strips.get(y)
+            if strip is not None:
+                kept.setdefault(y, strip)
+        drawn = self._drawn_for(state)
+        for y in lines:
+            strip = drawn.get(y)
+            if strip is None:
+                strips.pop(y, None)
+            else:
+                strips[y] = strip
+        top = self.scroll_offset.y
+        bottom = top + self.size.height  # (Widget.size walks to the screen: once, not once per line)
+        visible = [y for y in lines if top <= y < bottom]
+        if visible:
+            self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
+
+    AHEAD_STATES = 13  # states drawn ahead, the most recent kept (the app's look-ahead prepares at most 12 plans)
+
+    def prepare_state(self, state: MapState) -> int:
+        """Draw ahead the lines on screen that showing ``state`` would change, and take them through the rest of a
+        paint (stylescache.draw_ahead): the app's look-ahead, for a plan one key or click away. Returns the number
+        of lines drawn (0 when they were drawn before or nothing would change)."""
+        lay = self._layout
+        if lay is None or not self._strips or not self.size.height:
+            return 0  # the next paint draws every line anyway
+        scroll_x, top, width = self.line_box()
+        bottom = top + self.size.height
+        drawn = self._drawn_for(state)
+        lines = [y for y in self._changed_lines(self.state, state) if top <= y < bottom and y not in drawn]
+        if not lines:
+            return 0
+        current = self.state
+        self.state = state  # (drawing reads it; nothing else runs meanwhile)
+        try:
+            new = {y: self._render_full_line(y) for y in lines}
+        finally:
+            self.state = current
+        drawn.update(new)
+        base = self.base_style
+        draw_ahead(self, {y - top: strip.crop_extend(scroll_x, scroll_x + width, base) for y, strip in new.items()})
+        return len(new)
+
+    def _drawn_for(self, state: MapState) -> dict[int, Strip]:
+        """The lines drawn for ``state`` (ahead, or shown before) in the current layout and styles, most recent
+        state last; at most AHEAD_STATES states are kept."""
+        key = _state_key(state)
+        ahead = self._ahead
+        entry = ahead.pop(key, None)
+        if entry is None or entry[0] is not state.owners or entry[1] is not self._layout:
+            if len(ahead) >= self.AHEAD_STATES:
+                del ahead[next(iter(ahead))]  # the oldest
+            entry = (state.owners, self._layout, {})
+        ahead[key] = entry
+        return entry[2]
+
+    def _forget_lines(self) -> None:
+        """Drop every drawn line, and those drawn ahead: the layout, the theme or the hovered cell changed."""
+        self._strips.clear()
+        self._ahead.clear()
+
+    def _changed_lines(self, old: MapState, state: MapState) -> list[int]:
+        """Layout lines whose look differs between two states."""
         # (bit masks, not CpuSets: typing 16 -> 161 ranks moves every owner, and a set per rank and operation cost
         # a millisecond of the key press)
         changed = (state.reserve.mask ^ old.reserve.mask) | (state.highlight.mask ^ old.highlight.mask)
@@ -303,16 +382,7 @@ class TopologyMap(LineScrollView, can_focus=True):
             elif state.owners != old.owners:
                 o, n = old.owners, state.owners
                 changed |= CpuSet(c for c in o.keys() | n.keys() if o.get(c) != n.get(c)).mask
-        if not changed:
-            return
-        lines = self._lines_of(CpuSet.from_mask(changed))
-        for y in lines:
-            self._strips.pop(y, None)
-        top = self.scroll_offset.y
-        bottom = top + self.size.height  # (Widget.size walks to the screen: once, not once per line)
-        visible = [y for y in lines if top <= y < bottom]
-        if visible:
-            self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
+        return self._lines_of(CpuSet.from_mask(changed)) if changed else []
 
     def _lines_of(self, cpus: CpuSet) -> list[int]:
         """Layout lines showing any of ``cpus`` (each line's CPU set is built once per layout)."""
@@ -362,7 +432,7 @@ class TopologyMap(LineScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()  # the strips hold the old theme's colours
+        self._forget_lines()  # the strips hold the old theme's colours
 
     def watch_has_focus(self, has_focus: bool) -> None:
         # A focus change restyles the map and its nine component classes (#map:focus colours the border). When the
@@ -388,7 +458,7 @@ class TopologyMap(LineScrollView, can_focus=True):
         if lay is self._layout and title == self._title:
             return  # same geometry (e.g. the Resize event after the layout we already did): keep the strips
         self._layout = lay
-        self._strips.clear()
+        self._forget_lines()
         set_virtual_size_quietly(self, Size(lay.width, lay.height))
         if title != self._title:
             self._title = self.border_title = title
@@ -530,11 +600,14 @@ class TopologyMap(LineScrollView, can_focus=True):
         old = self._hover
         self._hover = cell
         if (old is not None and not old.cpus) or (cell is not None and not cell.cpus):
-            self._strips.clear()  # a cell without CPUs cannot be found by its CPUs: draw it all (not seen so far)
+            self._forget_lines()  # a cell without CPUs cannot be found by its CPUs: draw it all (not seen so far)
             self.refresh()
             return
+        drawn = [entry[2] for entry in self._ahead.values()]
         for y in {*self._hover_lines(old), *self._hover_lines(cell)}:
             self._strips.pop(y, None)
+            for lines in drawn:  # drawn with the old hovered cell
+                lines.pop(y, None)
             self.refresh_lines(y)
 
     def _hover_lines(self, cell: Cell | None) -> list[int]:
