@@ -78,9 +78,12 @@ async def full_repaint_differences(app, pilot, shadow: ShadowTerminal) -> list[t
 def redraw_from_scratch(app) -> None:
     """Drop every drawn-line cache of the screen's widgets and ask for a repaint of the whole screen."""
     for widget in app.screen.walk_children():
-        for cache in ("_strips", "_painted"):
+        for cache in ("_strips", "_painted", "_ahead"):  # (_ahead: lines drawn ahead, and kept for the way back)
             if isinstance(getattr(widget, cache, None), dict):
                 getattr(widget, cache).clear()
+        boxed = getattr(getattr(widget, "_styles_cache", None), "_boxed", None)
+        if isinstance(boxed, dict):
+            boxed.clear()
         widget.refresh()
     app.screen.refresh()
 

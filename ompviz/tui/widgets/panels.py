@@ -231,24 +231,26 @@ class LineTable(LineScrollView, can_focus=True):
                 i >= len(rows) or i >= len(old) or old[i] != rows[i] or i in moved)]  # fmt: skip
         else:
             indices = [-1, *shown]
-        todo = [i for i in indices if i < len(rows) and i not in drawn]
-        if not todo:
-            return 0
-        saved = self._rows, self._shown_widths, self.cursor_row
-        self._rows, self._shown_widths, self.cursor_row = rows, fitted, cursor  # (drawing reads them)
-        try:
-            new = {i: self._render_row(i) for i in todo}
-        finally:
-            self._rows, self._shown_widths, self.cursor_row = saved
-        drawn.update(new)
-        base = self.base_style
-        lines = {(0 if i < 0 else i - top + 1): s.crop_extend(scroll_x, scroll_x + width, base) for i, s in new.items()}
-        blank = self._blank_line()
-        for i in indices:
-            if i >= len(rows):
-                lines[i - top + 1] = blank
-        draw_ahead(self, lines)
-        return len(lines)
+        missing = [i for i in indices if i < len(rows) and i not in drawn]
+        if missing:
+            saved = self._rows, self._shown_widths, self.cursor_row
+            self._rows, self._shown_widths, self.cursor_row = rows, fitted, cursor  # (drawing reads them)
+            try:
+                drawn.update((i, self._render_row(i)) for i in missing)
+            finally:
+                self._rows, self._shown_widths, self.cursor_row = saved
+        # every line, also those drawn before: the rest of their paint may have been forgotten since (a new box)
+        base, blank = self.base_style, self._blank_line()
+        draw_ahead(
+            self,
+            {
+                (0 if i < 0 else i - top + 1): (
+                    blank if i >= len(rows) else drawn[i].crop_extend(scroll_x, scroll_x + width, base)
+                )
+                for i in indices
+            },
+        )
+        return len(missing)
 
     def _drawn_for(self, rows: list, fitted: list[int], cursor: int) -> dict[int, Strip]:
         """The rows drawn for ``rows`` (ahead, or shown before) at these column widths and this cursor, in the
@@ -952,13 +954,16 @@ class TextView(LineScrollView):
             return 0
         base = self.base_style
         folded = self._memo.get((text,), (width, base), lambda: _Folded(_fold_text(text, width), {}))
-        new = {}
-        for index in range(min(self.size.height, len(folded.parts))):
-            if index not in folded.strips:
-                folded.strips[index] = new[index] = self._draw(folded.parts[index])
-        if new and not self.scroll_offset.y:  # (shown from its first line: update() scrolls back there)
-            draw_ahead(self, {index: strip.crop_extend(0, width, base) for index, strip in new.items()})
-        return len(new)
+        strips, drawn = folded.strips, 0
+        lines = range(min(self.size.height, len(folded.parts)))
+        for index in lines:
+            if index not in strips:
+                strips[index] = self._draw(folded.parts[index])
+                drawn += 1
+        if not self.scroll_offset.y:  # (shown from its first line: update() scrolls back there)
+            # every line, also those drawn before: the rest of their paint may have been forgotten since (a new box)
+            draw_ahead(self, {index: strips[index].crop_extend(0, width, base) for index in lines})
+        return drawn
 
     def _fold(self) -> list[Text]:
         width = self.line_box()[2]

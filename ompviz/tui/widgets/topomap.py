@@ -333,19 +333,19 @@ class TopologyMap(LineScrollView, can_focus=True):
         scroll_x, top, width = self.line_box()
         bottom = top + self.size.height
         drawn = self._drawn_for(state)
-        lines = [y for y in self._changed_lines(self.state, state) if top <= y < bottom and y not in drawn]
-        if not lines:
-            return 0
-        current = self.state
-        self.state = state  # (drawing reads it; nothing else runs meanwhile)
-        try:
-            new = {y: self._render_full_line(y) for y in lines}
-        finally:
-            self.state = current
-        drawn.update(new)
+        lines = [y for y in self._changed_lines(self.state, state) if top <= y < bottom]
+        missing = [y for y in lines if y not in drawn]
+        if missing:
+            current = self.state
+            self.state = state  # (drawing reads it; nothing else runs meanwhile)
+            try:
+                drawn.update((y, self._render_full_line(y)) for y in missing)
+            finally:
+                self.state = current
+        # every line, also those drawn before: the rest of their paint may have been forgotten since (a new box)
         base = self.base_style
-        draw_ahead(self, {y - top: strip.crop_extend(scroll_x, scroll_x + width, base) for y, strip in new.items()})
-        return len(new)
+        draw_ahead(self, {y - top: drawn[y].crop_extend(scroll_x, scroll_x + width, base) for y in lines})
+        return len(missing)
 
     def _drawn_for(self, state: MapState) -> dict[int, Strip]:
         """The lines drawn for ``state`` (ahead, or shown before) in the current layout and styles, most recent
