@@ -132,10 +132,6 @@ class Row(KeepsLines, Horizontal):
     """A Horizontal whose unchanged lines are not rendered again under another widget's repaint (KeepsLines)."""
 
 
-class Details(KeepsLines, Static):
-    """A Static (the PU details) whose unchanged lines are not rendered again under another widget's repaint."""
-
-
 class MainScreen(KeepsLines, Screen):
     """The explorer's screen. Textual restyles every widget of a screen each time it becomes active (ScreenResume),
     to catch theme or class changes made while another screen was on top. The first activation follows the
@@ -225,6 +221,7 @@ class OmpvizApp(App[None]):
         self._ahead_timer: Timer | None = None
         self._env_texts: IdentityMemo[Text] = IdentityMemo()  # the environment pane's text by worker
         self._legends: IdentityMemo[Text] = IdentityMemo()  # the legend by plan
+        self._pu_texts: IdentityMemo[Text] = IdentityMemo()  # the PU details by plan, owners and cell
         self._loader = loader or default_loader
         self.plan: Plan | None = None
         self.plan_error: str | None = None
@@ -266,7 +263,7 @@ class OmpvizApp(App[None]):
         with Column(id="sidebar"):
             yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
-            yield Details("", id="pu-info")
+            yield TextView(id="pu-info")
         with Column(id="main"):
             yield TextLine(id="legend")
             yield TopologyMap(self.topology, id="map")
@@ -516,6 +513,9 @@ class OmpvizApp(App[None]):
             threads.prepare(worker)
             env.prepare(self._env_text(worker, None))
             legend.prepare(self._legend_text(plan))
+            hover = topology_map.hovered  # a click there shows this plan with the cell's details
+            if hover is not None and hover.cpus:
+                self.query_one("#pu-info", TextView).prepare(self._pu_text(plan, owners, hover.cpus, hover.pu))
             return topology_map.prepare_state(self._map_state(plan, owners, request, None, worker)) > 0
         except Exception:  # nobody asked for this plan yet: a fault shows (or not) when it is, not from a timer
             return False
@@ -573,8 +573,14 @@ class OmpvizApp(App[None]):
             self._plan_click_ahead(event.pu)
 
     def _show_pu(self, cpus: CpuSet, pu: int | None) -> None:
-        info = pu_info_text(self.topology, self.plan, cpus, pu, self._owners)
-        self.query_one("#pu-info", Static).update(info, layout=False)  # fixed height: no relayout
+        # drawn line by line, only the lines that change (as a Static it was laid out through Textual's content
+        # pipeline on each hover and click: ~1.4 ms on 4,096 PUs)
+        self.query_one("#pu-info", TextView).update(self._pu_text(self.plan, self._owners, cpus, pu))
+
+    def _pu_text(self, plan: Plan | None, owners: dict, cpus: CpuSet, pu: int | None) -> Text:
+        return self._pu_texts.get(
+            (plan, owners), (cpus.mask, pu), lambda: pu_info_text(self.topology, plan, cpus, pu, owners)
+        )
 
     def on_line_table_row_highlighted(self, event: LineTable.RowHighlighted) -> None:
         if not isinstance(event.table, WorkerTable) or event.key is None:
@@ -638,6 +644,7 @@ class OmpvizApp(App[None]):
         self.topology = topology
         if self._plans is not None:
             self._plans.set_topology(topology)
+        self._pu_texts = IdentityMemo()  # (a plan-less text is keyed by None: it described the old machine)
         self.selected_rank = 0
         with self.batch_update():
             self.query_one("#header", TextLine).update(header_text(topology))

@@ -210,7 +210,7 @@ def drawing_in_changes(app: OmpvizApp):
             setattr(cls, name, original)
 
 
-PREVIEW = ("map", "workers", "threads", "worker-env")
+PREVIEW = ("map", "workers", "threads", "worker-env", "pu-info")
 
 
 def mirror_from_now(app: OmpvizApp):
@@ -223,9 +223,9 @@ def mirror_from_now(app: OmpvizApp):
 @sync
 async def test_keys_typing_and_clicks_paint_what_was_drawn_ahead():
     """On a 384-PU machine in the PU view: `+`, `-`, `b`, `s`, a digit typed in the ranks field and deleted, and a
-    click on the PU under the pointer each change the map's colours and the preview's rows and environment. The
-    look-ahead drew those lines: the change draws and boxes none of them, and the terminal then shows exactly what
-    a full repaint draws."""
+    click on the PU under the pointer each change the map's colours and the preview's rows and environment (a click
+    also the PU's details). The look-ahead drew those lines: the change draws and boxes none of them, and the
+    terminal then shows exactly what a full repaint draws."""
     app = OmpvizApp(zen4_like(), PlanRequest(ranks=8, strategy="spread"), optional_screens={})
     async with app.run_test(size=(160, 50)) as pilot:
         topology_map = app.query_one(TopologyMap)
@@ -247,6 +247,7 @@ async def test_keys_typing_and_clicks_paint_what_was_drawn_ahead():
                 await pilot.hover(TopologyMap, offset=(x + 1, y))  # the pointer rests on PU 100 first
                 await _quiet(pilot, app)
             before = (app.query_one(WorkerTable)._rows, app.query_one(ThreadTable)._rows, topology_map.state)
+            details = app.query_one("#pu-info", TextView).plain
             shadow = mirror_from_now(app)
             with drawing_in_changes(app) as drawn:
                 if key == "click":
@@ -258,6 +259,8 @@ async def test_keys_typing_and_clicks_paint_what_was_drawn_ahead():
             assert app.request.ranks == ranks, key
             after = (app.query_one(WorkerTable)._rows, app.query_one(ThreadTable)._rows, topology_map.state)
             assert all(a is not b for a, b in zip(before, after, strict=True)), f"{key}: the preview did not change"
+            if key == "click":
+                assert "reserved" in app.query_one("#pu-info", TextView).plain and "reserved" not in details
             assert {k: v for k, v in drawn.items() if k.split()[0] in PREVIEW} == {}, f"{key}: {dict(drawn)}"
             assert await full_repaint_differences(app, pilot, shadow) == [], key
             app._plan_ahead_soon()  # (that check dropped every line drawn, ahead too)

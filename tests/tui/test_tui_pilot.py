@@ -18,7 +18,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import BIND_POLICIES, PLACES, SMT_POLICIES, STRATEGIES, PlanRequest
 from ompviz.tui.app import OmpvizApp
 from ompviz.tui.widgets.controls import Controls
-from ompviz.tui.widgets.panels import TextLine
+from ompviz.tui.widgets.panels import TextLine, TextView
 from ompviz.tui.widgets.topomap import TopologyMap
 
 SIZE = (160, 50)
@@ -26,8 +26,8 @@ SIZE = (160, 50)
 
 def _text(app: OmpvizApp, selector: str) -> str:
     widget = app.query_one(selector)
-    if isinstance(widget, TextLine):  # the header and legend: one line drawn from a Text
-        return widget.text.plain
+    if isinstance(widget, (TextLine, TextView)):  # the header, legend, PU details: drawn from a Text
+        return widget.plain if isinstance(widget, TextView) else widget.text.plain
     return str(app.query_one(selector, Static).render())
 
 
@@ -885,7 +885,7 @@ async def test_hover_redraws_only_the_lines_of_the_cells_it_leaves_and_enters():
                 drawn.clear()
                 await pilot.hover(TopologyMap, offset=(cell.x + 1, lines_of[cell] + 1))
                 await pilot.pause()
-                assert app.query_one("#pu-info").render()  # the details followed
+                assert app.query_one("#pu-info", TextView).plain  # the details followed
                 assert 1 <= len(set(drawn)) <= 2, (fold, sorted(set(drawn)))  # the cell left and the one entered
             m.render_line = render_line  # type: ignore[method-assign]
         await pilot.hover("#header", offset=(1, 0))  # the pointer leaves the map
@@ -910,7 +910,7 @@ async def test_a_widget_change_and_the_apps_answer_are_painted_in_one_frame():
     def state() -> tuple:
         table, m = app.query_one(WorkerTable), app.query_one(TopologyMap)
         hovered = m._hover.pu if m._hover is not None else None
-        info = str(app.query_one("#pu-info", Static).render()).split("\n")[0]
+        info = app.query_one("#pu-info", TextView).plain.split("\n")[0]
         return (
             app.request.ranks,
             app.request.strategy,
@@ -1003,7 +1003,7 @@ async def test_the_live_heat_map_never_edits_the_explorers_plan():
     app = OmpvizApp(topo, PlanRequest(ranks=4), optional_screens={})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        request, info = app.request, str(app.query_one("#pu-info", Static).render())
+        request, info = app.request, app.query_one("#pu-info", TextView).plain
         await app.push_screen(Live())
         await pilot.pause()
         heat = app.screen.query_one(HeatMap)
@@ -1015,7 +1015,7 @@ async def test_the_live_heat_map_never_edits_the_explorers_plan():
         app.pop_screen()
         await pilot.pause()
         assert app.request is request
-        assert str(app.query_one("#pu-info", Static).render()) == info  # nor did the hover there show here
+        assert app.query_one("#pu-info", TextView).plain == info  # nor did the hover there show here
         m = app.query_one(TopologyMap)  # the explorer's own map still reserves
         x, y = m.screen_offset_of(5)
         await pilot.click(TopologyMap, offset=(x + 1, y))

@@ -409,6 +409,11 @@ class TopologyMap(LineScrollView, can_focus=True):
         self._relayout()
 
     @property
+    def hovered(self) -> Cell | None:
+        """The cell under the pointer, if any."""
+        return self._hover
+
+    @property
     def level(self) -> str:
         return self._layout.level if self._layout else "pu"
 
