@@ -29,7 +29,7 @@ from textual.style import Style
 
 class LineStylesCache(StylesCache):
     _plain: tuple | None = None  # what content lines share, while render() runs in the plain case
-    _last_plain: tuple | None = None  # the last plain parts worked out: the boxed lines below were made with it
+    _last_plain: tuple | None = None  # the last plain parts worked out: the lines boxed below share its box
     # Boxed lines by the identity of their content line (the content line is kept with it, so its id is not reused)
     # while the box is the same: what the current lines and the lines drawn ahead were boxed into.
     BOXED_MAX = 1024
@@ -56,8 +56,9 @@ class LineStylesCache(StylesCache):
         last = self._last_plain
         if plain == last:
             return last
+        if last is None or plain[2:] != last[2:]:  # another box; (the rows with content do not change a line's box)
+            self._boxed.clear()
         self._last_plain = plain
-        self._boxed.clear()
         return plain
 
     def _plain_parts(self, styles, size, base_background, background, kwargs) -> tuple | None:
