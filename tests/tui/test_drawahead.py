@@ -137,6 +137,24 @@ async def test_a_new_box_forgets_the_lines_boxed_in_the_old_one():
 
 
 @sync
+async def test_a_widget_that_only_changes_height_keeps_its_boxed_lines():
+    """The explorer's form grows when a strategy brings its own fields (manual, vllm) and the environment pane under
+    it shrinks: the pane's lines keep their box, and are painted without being boxed or encoded again."""
+    app = Boxes()
+    shadow = mirror(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        left = app.query_one("#left", Lines)
+        with paint_work() as work:
+            left.styles.height = 9
+            await pilot.pause()
+            await pilot.pause()
+        assert left.region.height == 9
+        assert work["boxed"] == 0 and work["escape sequences built"] == 0, dict(work)
+        assert await full_repaint_differences(app, pilot, shadow) == []
+
+
+@sync
 async def test_a_widget_not_on_screen_draws_nothing_ahead():
     app = Boxes()
     async with app.run_test(size=(100, 30)) as pilot:
