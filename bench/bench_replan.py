@@ -7,8 +7,11 @@ reserved: a new PU each time, so every click is a new plan; the pointer rests on
 digit typed in the form's ranks field ("16" -> "161" ranks, then backspace: the form's own path to the app).
 Each session runs twice: as the app is, which keeps its plans and plans the requests one key or click away while
 the user is quiet (ompviz.tui.plancache: the planning keys', the PU under the pointer's, and with the form focused
-its field's next key: each digit typed at the caret, the character before it deleted), and "cold", with no plan
-kept or made ahead: every change calls the planner. For each change we time:
+its field's next key: each digit typed at the caret, the character before it deleted) and draws the lines on
+screen each would change, taken through the rest of a paint (ompviz.tui.widgets.stylescache.draw_ahead), and
+"cold", with no plan kept or made ahead: every change calls the planner and draws its lines. Before the sessions,
+the look-ahead itself is timed: how long after a change everything one key away is ready (a key pressed sooner
+finds only part of it). For each change we time:
 - plan:   the planner calls the change makes (the look-ahead's, between changes, are not counted);
 - update: the rest of the app's handling (widgets told about the new plan, strips invalidated);
 - render: the compositor refreshes that paint the changed regions (usually one; a scrollbar whose numbers
@@ -241,7 +244,51 @@ def bench(
                 r["other"].append(total - plan_time - update - marks["render"])
                 r["total"].append(total)
 
+    async def ready_times(rounds: int) -> None:
+        """How long after a change the look-ahead has made and drawn everything one key away (so that the next
+        change is fast), each time at a rank count not seen before: after `+` with the map focused (the six keys'
+        requests, five of them new), and after focusing the ranks field (its twelve next keys: the digits typed,
+        the character deleted). Keys pressed sooner find only what is ready by then."""
+        app = ompviz_app(False)
+        done = [0.0]
+        plan_ahead = app._plan_ahead
+
+        def watched() -> None:
+            plan_ahead()
+            if not app._ahead and app._ahead_timer is None:
+                done[0] = time.perf_counter()
+
+        app._plan_ahead = watched  # type: ignore[method-assign]
+
+        async def until_done(t0: float) -> float | None:
+            while done[0] < t0 and time.perf_counter() - t0 < 5:
+                await asyncio.sleep(0.001)
+            return done[0] - t0 if done[0] >= t0 else None
+
+        async with app.run_test(size=(160, 50)) as pilot:
+            topology_map, form = app.query_one(TopologyMap), app.query_one(Controls)
+            topology_map.set_fold(fold)
+            topology_map.focus()
+            await pilot.pause()
+            await asyncio.sleep(1.0)
+            keys = results.setdefault("ready keys", {"total": []})["total"]
+            fields = results.setdefault("ready type", {"total": []})["total"]
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                await pilot.press("plus")
+                if (t := await until_done(t0)) is not None:
+                    keys.append(t)
+                t0 = time.perf_counter()
+                form.focus()
+                form.select_field("ranks")
+                if (t := await until_done(t0)) is not None:
+                    fields.append(t)
+                topology_map.focus()
+                await pilot.pause()
+                await until_done(time.perf_counter())
+
     async def run() -> None:
+        await ready_times(rounds)
         for _ in range(sessions):  # alternate: both see the same machine load
             await session(_bare_app(clock, marks), ["x"], {"x": "bare"})
             for cold in (False, True):
@@ -259,7 +306,10 @@ def bench(
         Screen._compositor_refresh = original_refresh  # type: ignore[method-assign]
         App._display = original_display  # type: ignore[method-assign]
         App.post_message = original_post  # type: ignore[method-assign]
+    ready = {k: results.pop(k)["total"] for k in [k for k in results if k.startswith("ready ")]}
     out = {k: {m: statistics.median(v) for m, v in r.items()} for k, r in results.items()}
+    for k, v in ready.items():
+        out[k] = {"median": statistics.median(v), "max": max(v)}
     for k, r in results.items():
         out[k]["p90"] = statistics.quantiles(r["total"], n=10)[-1] if len(r["total"]) > 1 else r["total"][0]
     return out
@@ -288,6 +338,8 @@ def report(med: dict[str, dict[str, float]], clock: str, fold: str, presses: int
         f"  vs bare repaint  {'p90 total':>9}  frames"
     )
     for key, m in med.items():
+        if key.startswith("ready "):
+            continue
         ms = {k: v * 1000 for k, v in m.items()}
         ratio = f"{m['total'] / bare:.2f}x" if bare else "-"
         print(
@@ -300,6 +352,12 @@ def report(med: dict[str, dict[str, float]], clock: str, fold: str, presses: int
         "  other: Textual's dispatch of the input, its messages and frame timer (total - plan - update - render)\n"
         "  type: a digit typed in the form's ranks field, then deleted (16 -> 161 -> 16 ranks)"
     )
+    for key, what in (("ready keys", "`+` (six keys)"), ("ready type", "the ranks field focused (twelve keys)")):
+        if key in med:
+            print(
+                f"  look-ahead done after {what}, at a new rank count: median {med[key]['median'] * 1000:.0f} ms,"
+                f" at most {med[key]['max'] * 1000:.0f} ms (wall; a key pressed sooner finds only what is ready)"
+            )
 
 
 if __name__ == "__main__":
