@@ -392,6 +392,7 @@ class OmpvizApp(App[None]):
             screen = self.screen
         except ScreenStackError:  # closing (a start-up timer may fire then)
             return
+        self._looking_ahead = True
         requests = [step(self.request) for step in KEY_STEPS.values()]
         form = screen.focused if isinstance(screen, MainScreen) and isinstance(screen.focused, Controls) else None
         if form is not None:
@@ -404,12 +405,17 @@ class OmpvizApp(App[None]):
         self._ahead = [self._manual_lists(r) for r in requests]
         self._restart_look_ahead()
 
+    # The look-ahead starts 0.3 s after the first frame (on_mount), or with the first change. The first focus
+    # (at mount) must not start it: it ran during start-up (a benchmark), and kept ~2 MiB of lines drawn ahead there.
+    _looking_ahead = False
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        if isinstance(event.widget.screen, MainScreen):
+        if self._looking_ahead and isinstance(event.widget.screen, MainScreen):
             self._plan_ahead_soon()  # the form or the map: other keys are one press away
 
     def on_controls_field_selected(self, event: Controls.FieldSelected) -> None:
-        self._plan_ahead_soon()
+        if self._looking_ahead:
+            self._plan_ahead_soon()
 
     def _plan_click_ahead(self, pu: int) -> None:
         """The pointer rests on a PU: a click would toggle it reserved. Plan that first (then what is left)."""

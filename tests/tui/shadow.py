@@ -81,9 +81,9 @@ def redraw_from_scratch(app) -> None:
         for cache in ("_strips", "_painted", "_ahead"):  # (_ahead: lines drawn ahead, and kept for the way back)
             if isinstance(getattr(widget, cache, None), dict):
                 getattr(widget, cache).clear()
-        boxed = getattr(getattr(widget, "_styles_cache", None), "_boxed", None)
-        if isinstance(boxed, dict):
-            boxed.clear()
+        forget_boxed = getattr(getattr(widget, "_styles_cache", None), "forget_boxed", None)
+        if forget_boxed is not None:
+            forget_boxed()
         widget.refresh()
     app.screen.refresh()
 

@@ -110,11 +110,12 @@ async def test_a_paint_of_lines_drawn_ahead_finds_every_step_done():
                 widget.refresh()
             await pilot.pause()
         assert work == Counter(), dict(work)
-        # the same content line is boxed once: the same Strip comes back
+        # a line drawn ahead was boxed once and kept: the same Strip comes back; a line painted is not kept
         left = app.query_one("#left", Lines)
         cache = left._styles_cache
         plain = cache._last_plain
         assert cache.boxed(plain, left.line(0, 1)) is cache.boxed(plain, left.line(0, 1))
+        assert cache.boxed(plain, left.line(0, 2)) is not cache.boxed(plain, left.line(0, 2))
         assert left.styles.gutter.top == 1  # (its content line 0 is the widget's line 1: drawn ahead there too)
         assert await full_repaint_differences(app, pilot, shadow) == []
 
@@ -126,25 +127,29 @@ async def test_a_new_box_forgets_the_lines_boxed_in_the_old_one():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         left = app.query_one("#left", Lines)
-        draw_ahead(left, {0: left.line(0, 1)})
-        assert left._styles_cache._boxed
-        left.styles.border = ("heavy", "red")  # another box: the boxed lines would show the old border
+        cache = left._styles_cache
+        line = left.line(0, 1)
+        draw_ahead(left, {0: line})
+        assert cache.boxed(cache._last_plain, line).text[0] == "│"  # the round border's side
+        left.styles.border = ("heavy", "red")  # another box: the line boxed before would show the old border
         left.version = 1
         await pilot.pause()
-        boxed = [entry[1] for entry in left._styles_cache._boxed.values()]
-        assert boxed and all(strip.text[0] == strip.text[-1] == "┃" for strip in boxed), [s.text for s in boxed]
+        boxed = cache.boxed(cache._last_plain, line)
+        assert boxed.text[0] == boxed.text[-1] == "┃", boxed.text
         assert await full_repaint_differences(app, pilot, shadow) == []
 
 
 @sync
 async def test_a_widget_that_only_changes_height_keeps_its_boxed_lines():
     """The explorer's form grows when a strategy brings its own fields (manual, vllm) and the environment pane under
-    it shrinks: the pane's lines keep their box, and are painted without being boxed or encoded again."""
+    it shrinks: the pane's lines, drawn ahead by the look-ahead, keep their box, and are painted without being boxed
+    or encoded again."""
     app = Boxes()
     shadow = mirror(app)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         left = app.query_one("#left", Lines)
+        draw_ahead(left, {y: left.line(y, 0) for y in range(left.content_region.height)})
         with paint_work() as work:
             left.styles.height = 9
             await pilot.pause()
@@ -289,7 +294,8 @@ async def test_keys_typing_and_clicks_paint_what_was_drawn_ahead():
 @sync
 async def test_lines_a_change_takes_away_are_kept_for_the_way_back():
     """Without the look-ahead: `+` then `-` shows the earlier plan again (kept by the plan cache); its map lines
-    and rows are the ones shown before, not drawn again."""
+    and rows are the ones shown before, not drawn again (they are boxed again: only lines drawn ahead keep their
+    box)."""
     app = OmpvizApp(zen4_like(), PlanRequest(ranks=8, strategy="spread"), optional_screens={})
     app._plan_ahead_soon = lambda: None  # type: ignore[method-assign]
     shadow = mirror(app)
@@ -305,7 +311,10 @@ async def test_lines_a_change_takes_away_are_kept_for_the_way_back():
             for _ in range(3):
                 await pilot.pause()
         assert app.request.ranks == 8
-        assert {k: v for k, v in drawn.items() if k.split()[0] in ("map", "workers")} == {}, dict(drawn)
+        assert {k: v for k, v in drawn.items() if k.split()[0] in ("map", "workers") and "_box" not in k} == {}, dict(
+            drawn
+        )
+        assert drawn["map _box"] > 0  # (the lines did change)
         assert await full_repaint_differences(app, pilot, shadow) == []
 
 

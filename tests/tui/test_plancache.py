@@ -495,3 +495,18 @@ async def test_a_digit_typed_in_the_ranks_field_finds_its_plan_made_ahead():
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@sync
+async def test_the_look_ahead_waits_for_the_first_frame_to_be_read():
+    """Start-up is benchmarked (first frame and memory): the look-ahead starts 0.3 s after it, not with the first
+    focus at mount (it did, and its plans and lines drawn ahead were counted in the start-up's memory)."""
+    planner = Counting()
+    app = OmpvizApp(small(), PlanRequest(ranks=2), planner=planner, optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.focused is not None  # (the map or the form has the focus from the start)
+        assert len(planner.calls) == 1 and not app._ahead and app._ahead_timer is None
+        await asyncio.sleep(0.35)
+        await _quiet(pilot, app)
+        assert len(planner.calls) > 1  # then it does plan ahead

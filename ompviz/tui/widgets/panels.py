@@ -954,15 +954,18 @@ class TextView(LineScrollView):
             return 0
         base = self.base_style
         folded = self._memo.get((text,), (width, base), lambda: _Folded(_fold_text(text, width), {}))
-        strips, drawn = folded.strips, 0
-        lines = range(min(self.size.height, len(folded.parts)))
+        strips, drawn, height = folded.strips, 0, self.size.height
+        lines = range(min(height, len(folded.parts)))
         for index in lines:
             if index not in strips:
                 strips[index] = self._draw(folded.parts[index])
                 drawn += 1
         if not self.scroll_offset.y:  # (shown from its first line: update() scrolls back there)
-            # every line, also those drawn before: the rest of their paint may have been forgotten since (a new box)
-            draw_ahead(self, {index: strips[index].crop_extend(0, width, base) for index in lines})
+            # every line, also those drawn before: the rest of their paint may have been forgotten since (a new box);
+            # and the blank lines under a shorter text
+            ahead = {index: strips[index].crop_extend(0, width, base) for index in lines}
+            ahead.update((index, _blank(width, base)) for index in range(len(lines), height))
+            draw_ahead(self, ahead)
         return drawn
 
     def _fold(self) -> list[Text]:

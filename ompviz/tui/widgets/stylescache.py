@@ -12,12 +12,14 @@ with any of those, go through Textual's own code. tests/tui/test_stylescache.py 
 
 Drawing ahead: every later step of a paint keeps its result on the Strip it started from (a filter's, the
 compositor's division at the widget edges, the escape sequences a terminal is sent), so a content line that was
-put in its box once is painted again for the cost of a few lookups. ``LineStylesCache`` hands back the same boxed
-line for the same content line (by identity), and ``BaseStyleCache.draw_ahead`` runs those steps for lines that
-are not shown yet: the explorer's look-ahead draws what the next key would show, and the key's paint finds it done.
+put in its box once is painted again for the cost of a few lookups. ``draw_ahead`` runs those steps for lines that
+are not shown yet and keeps the boxed line on its content line (``LineStylesCache.boxed``): the explorer's
+look-ahead draws what the next key would show, and the key's paint finds it done.
 """
 
 from __future__ import annotations
+
+from itertools import count
 
 from textual._border import get_box
 from textual._segment_tools import line_pad
@@ -26,17 +28,19 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style
 
+_BOX_KEYS = count()  # a key for each box any widget had: never reused
+
 
 class LineStylesCache(StylesCache):
     _plain: tuple | None = None  # what content lines share, while render() runs in the plain case
     _last_plain: tuple | None = None  # the last plain parts worked out: the lines boxed below share its box
-    # Boxed lines by the identity of their content line (the content line is kept with it, so its id is not reused)
-    # while the box is the same: what the current lines and the lines drawn ahead were boxed into.
-    BOXED_MAX = 1024
 
     def __init__(self) -> None:
         super().__init__()
-        self._boxed: dict[int, tuple[Strip, Strip]] = {}
+        # A content line's boxed line is kept on the content line itself, in one of its own caches, under a key
+        # that is new with each new box: it lives exactly as long as the content line (the widget's caches decide
+        # that), and a new box never finds a line boxed in the old one.
+        self._box_key = ("ompviz-box", next(_BOX_KEYS))
 
     def render(self, styles, size, base_background, background, render_content_line, filters, *args, **kwargs):
         self._plain = self.plain_parts(styles, size, base_background, background, kwargs)
@@ -57,7 +61,7 @@ class LineStylesCache(StylesCache):
         if plain == last:
             return last
         if last is None or plain[2:] != last[2:]:  # another box; (the rows with content do not change a line's box)
-            self._boxed.clear()
+            self._box_key = ("ompviz-box", next(_BOX_KEYS))
         self._last_plain = plain
         return plain
 
@@ -104,19 +108,22 @@ class LineStylesCache(StylesCache):
             )
         return self.boxed(plain, render_content_line(y - plain[0]))
 
-    def boxed(self, plain: tuple, content: Strip) -> Strip:
-        """``content`` (a content line) put in the widget's box: the same Strip for the same content line while
-        the box is the same (``plain``, from ``plain_parts``)."""
-        boxed = self._boxed
-        entry = boxed.get(id(content))
-        if entry is not None and entry[0] is content and plain is self._last_plain:
-            return entry[1]
-        strip = self._box(plain, content)
-        if plain is self._last_plain:
-            if len(boxed) >= self.BOXED_MAX:
-                del boxed[next(iter(boxed))]  # the oldest
-            boxed[id(content)] = (content, strip)
+    def boxed(self, plain: tuple, content: Strip, keep: bool = False) -> Strip:
+        """``content`` (a content line) put in the widget's box (``plain``, from ``plain_parts``): the line boxed
+        before if it was kept, else a new one, kept with ``keep`` (drawing ahead) while the box is the same. A
+        paint keeps nothing: Textual's own cache holds the lines shown, and keeping every line ever boxed cost
+        1.3 MiB more at start-up (the lines of earlier widths and texts)."""
+        kept = content._line_length_cache  # (a FIFOCache of the Strip's; Textual keys it by (length, style))
+        strip = kept.get(self._box_key)
+        if strip is None:
+            strip = self._box(plain, content)
+            if keep and plain is self._last_plain:
+                kept[self._box_key] = strip
         return strip
+
+    def forget_boxed(self) -> None:
+        """Box every content line anew from now on (tests compare the screen with a repaint from scratch)."""
+        self._box_key = ("ompviz-box", next(_BOX_KEYS))
 
     def _box(self, plain: tuple, content: Strip) -> Strip:
         _, _, content_width, pad_left, pad_right, inner, left, right, width = plain
@@ -195,7 +202,7 @@ def draw_ahead(widget, lines: dict[int, Strip]) -> int:
         row = y + top
         if not top <= row < end:
             continue
-        strip = cache.boxed(plain, content)
+        strip = cache.boxed(plain, content, keep=True)
         for line_filter in filters:
             strip = strip.apply_filter(line_filter, background)
         screen_y = region.y + row

@@ -22,6 +22,7 @@ from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
+from ompviz.tui.widgets.runs import refresh_line_runs
 from ompviz.tui.widgets.scrollbar import LineScrollBar
 from ompviz.tui.widgets.stylescache import KeepsLines, LineStylesCache, draw_ahead
 from ompviz.tui.widgets.tell import tell_app
@@ -317,9 +318,8 @@ class TopologyMap(LineScrollView, can_focus=True):
                 strips[y] = strip
         top = self.scroll_offset.y
         bottom = top + self.size.height  # (Widget.size walks to the screen: once, not once per line)
-        visible = [y for y in lines if top <= y < bottom]
-        if visible:
-            self.refresh_lines(min(visible), max(visible) - min(visible) + 1)
+        # only the lines that change: one between them repainted as it was would be boxed and encoded again
+        refresh_line_runs(self, [y - top for y in lines if top <= y < bottom])
 
     AHEAD_STATES = 13  # states drawn ahead, the most recent kept (the app's look-ahead prepares at most 12 plans)
 
