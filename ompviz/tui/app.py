@@ -263,7 +263,9 @@ class OmpvizApp(App[None]):
         with Column(id="sidebar"):
             yield Controls(self.request, id="controls")
             yield TextView(id="worker-env")
-            yield TextView(id="pu-info")
+            details = TextView(id="pu-info")
+            details.can_focus = False  # (clipped, nothing to scroll: no stop for Tab, as when it was a Static)
+            yield details
         with Column(id="main"):
             yield TextLine(id="legend")
             yield TopologyMap(self.topology, id="map")

@@ -1079,3 +1079,18 @@ async def test_a_new_table_title_repaints_its_border_line_only():
         top = [r for r in repainted if r.y + table.content_offset.y == 0]
         assert len(top) == 1 and top[0].height == 1  # the border line, in content coordinates
         assert await full_repaint_differences(app, pilot, shadow) == []
+
+
+@sync
+async def test_tab_stops_at_what_can_be_used_from_the_keyboard():
+    """Tab goes round the map, the tab bar, the two tables, the form and the environment pane (it scrolls); the PU
+    details pane shows what the pointer is on and has nothing to scroll: no stop there."""
+    app = OmpvizApp(small(), PlanRequest(ranks=2), optional_screens={})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        seen = []
+        for _ in range(7):
+            seen.append(app.focused.id if app.focused is not None else None)
+            await pilot.press("tab")
+            await pilot.pause()
+        assert seen == ["map", "tabs", "workers", "threads", "controls", "worker-env", "map"]
