@@ -8,7 +8,7 @@ import asyncio
 from collections import Counter
 from contextlib import contextmanager
 
-from asyncrun import sync
+from asyncrun import look_ahead_done, sync
 from rich.segment import Segment
 from rich.style import Style
 from shadow import full_repaint_differences, mirror
@@ -173,14 +173,8 @@ async def test_a_widget_not_on_screen_draws_nothing_ahead():
 
 # -- in the explorer ---------------------------------------------------------------------------------------------
 async def _quiet(pilot, app: OmpvizApp) -> None:
-    """Until the look-ahead is done (it runs on timers after the paint)."""
-    await asyncio.sleep(0.35)  # the first look-ahead waits for the first screen
-    for _ in range(500):
-        await pilot.pause()
-        if app._ahead_timer is None and not app._ahead:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the look-ahead never finished")
+    await asyncio.sleep(0.35)  # the first look-ahead waits for the first screen to be read
+    await look_ahead_done(pilot, app)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import dataclasses
 import sys
 
 import pytest
-from asyncrun import sync
+from asyncrun import look_ahead_done, sync
 from tui_machines import big4096, small
 
 from ompviz.errors import OmpvizError
@@ -140,14 +140,7 @@ def test_key_steps_are_the_keys_requests():
 
 
 # -- the look-ahead in the app ----------------------------------------------------------------------------------
-async def _quiet(pilot, app: OmpvizApp) -> None:
-    """Until the look-ahead is done (it runs on timers after the paint)."""
-    for _ in range(200):
-        await pilot.pause()
-        if app._ahead_timer is None and not app._ahead:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the look-ahead never finished")
+_quiet = look_ahead_done
 
 
 @sync
