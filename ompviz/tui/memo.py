@@ -44,3 +44,10 @@ class IdentityMemo(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def results(self) -> list[T]:
+        """The results kept, oldest first."""
+        return [result for _, result in self._entries.values()]
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ompviz.tui.memo import IdentityMemo
+
 
 class ShadowTerminal:
     """What a terminal shows: (character, style) per cell, updated from Textual's compositor updates."""
@@ -79,7 +81,7 @@ def redraw_from_scratch(app) -> None:
     """Drop every drawn-line cache of the screen's widgets and ask for a repaint of the whole screen."""
     for widget in app.screen.walk_children():
         for cache in ("_strips", "_painted", "_ahead"):  # (_ahead: lines drawn ahead, and kept for the way back)
-            if isinstance(getattr(widget, cache, None), dict):
+            if isinstance(getattr(widget, cache, None), (dict, IdentityMemo)):
                 getattr(widget, cache).clear()
         forget_boxed = getattr(getattr(widget, "_styles_cache", None), "forget_boxed", None)
         if forget_boxed is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 
 from asyncrun import look_ahead_done, sync
 from rich.segment import Segment
@@ -65,6 +65,16 @@ class Boxes(App[None]):
         yield right
 
 
+@asynccontextmanager
+async def boxes():
+    """The two-widget app running, its first frame painted, a shadow terminal following it."""
+    app = Boxes()
+    shadow = mirror(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        yield app, pilot, shadow
+
+
 @contextmanager
 def paint_work():
     """What paints do while the block runs: content lines put in their box, strips whose escape sequences are
@@ -96,10 +106,7 @@ def paint_work():
 
 @sync
 async def test_a_paint_of_lines_drawn_ahead_finds_every_step_done():
-    app = Boxes()
-    shadow = mirror(app)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
+    async with boxes() as (app, pilot, shadow):
         for widget in app.query(Lines):
             height = widget.content_region.height
             assert draw_ahead(widget, {y: widget.line(y, 1) for y in range(height)}) == height
@@ -122,10 +129,7 @@ async def test_a_paint_of_lines_drawn_ahead_finds_every_step_done():
 
 @sync
 async def test_a_new_box_forgets_the_lines_boxed_in_the_old_one():
-    app = Boxes()
-    shadow = mirror(app)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
+    async with boxes() as (app, pilot, shadow):
         left = app.query_one("#left", Lines)
         cache = left._styles_cache
         line = left.line(0, 1)
@@ -144,10 +148,7 @@ async def test_a_widget_that_only_changes_height_keeps_its_boxed_lines():
     """The explorer's form grows when a strategy brings its own fields (manual, vllm) and the environment pane under
     it shrinks: the pane's lines, drawn ahead by the look-ahead, keep their box, and are painted without being boxed
     or encoded again."""
-    app = Boxes()
-    shadow = mirror(app)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
+    async with boxes() as (app, pilot, shadow):
         left = app.query_one("#left", Lines)
         draw_ahead(left, {y: left.line(y, 0) for y in range(left.content_region.height)})
         with paint_work() as work:
@@ -161,9 +162,7 @@ async def test_a_widget_that_only_changes_height_keeps_its_boxed_lines():
 
 @sync
 async def test_a_widget_not_on_screen_draws_nothing_ahead():
-    app = Boxes()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
+    async with boxes() as (app, pilot, _):
         left = app.query_one("#left", Lines)
         left.display = False
         await pilot.pause()
@@ -326,7 +325,7 @@ async def test_a_new_theme_or_hover_never_shows_lines_drawn_for_the_old_one():
         assert topology_map._ahead
         app.theme = "textual-light" if app.theme != "textual-light" else "nord"
         await pilot.pause()
-        assert not any(entry[2] for entry in topology_map._ahead.values())
+        assert not any(topology_map._ahead.results())
         await _quiet(pilot, app)
         for cpu in (5, 6):
             x, y = topology_map.screen_offset_of(cpu)

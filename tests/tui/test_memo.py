@@ -65,3 +65,16 @@ def test_oldest_entries_go_first_and_size_is_checked():
     assert memo.get((b,), (), lambda: -2) == -2
     with pytest.raises(ValueError):
         IdentityMemo(size=0)
+
+
+def test_results_oldest_first_and_clear():
+    memo: IdentityMemo[dict] = IdentityMemo(size=2)
+    a, b, c = object(), object(), object()
+    ra = memo.get((a,), (), dict)
+    rb = memo.get((b,), (), dict)
+    assert memo.results() == [ra, rb] and memo.results()[0] is ra
+    memo.get((a,), (), dict)  # a is now the most recent
+    rc = memo.get((c,), (), dict)  # b goes
+    assert [id(r) for r in memo.results()] == [id(ra), id(rc)]
+    memo.clear()
+    assert len(memo) == 0 and memo.results() == []

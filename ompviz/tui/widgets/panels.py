@@ -158,10 +158,9 @@ class LineTable(LineScrollView, can_focus=True):
         self._widths = [len(h) for h in headers]
         self._shown_widths = list(self._widths)  # _widths with FILL_COLUMN fitted to the widget
         self._strips: dict[int, Strip] = {}  # row index -> strip (header is -1)
-        # Rows drawn ahead (prepare_rows): id(rows) -> (rows, fitted widths, cursor, {row index: strip}); dropped
-        # when the styles (theme, focus) they were drawn in change.
-        self._ahead: dict[int, tuple[list, list[int], int, dict[int, Strip]]] = {}
-        self._blank: tuple[int, Style, Strip] | None = None  # the line under the last row: (width, style, strip)
+        # Rows drawn ahead (prepare_rows) or shown before: {row index: strip} by the rows (identity), the fitted
+        # widths and the cursor; dropped when the styles (theme, focus) they were drawn in change.
+        self._ahead: IdentityMemo[dict[int, Strip]] = IdentityMemo(self.AHEAD_ROWS)
         self.cursor_row = 0
 
     # -- data ------------------------------------------------------------------------------------
@@ -254,15 +253,8 @@ class LineTable(LineScrollView, can_focus=True):
 
     def _drawn_for(self, rows: list, fitted: list[int], cursor: int) -> dict[int, Strip]:
         """The rows drawn for ``rows`` (ahead, or shown before) at these column widths and this cursor, in the
-        current styles; the most recent last, at most AHEAD_ROWS row lists kept."""
-        ahead = self._ahead
-        entry = ahead.pop(id(rows), None)
-        if entry is None or entry[0] is not rows or entry[1] != fitted or entry[2] != cursor:
-            if len(ahead) >= self.AHEAD_ROWS:
-                del ahead[next(iter(ahead))]  # the oldest
-            entry = (rows, list(fitted), cursor, {})
-        ahead[id(rows)] = entry
-        return entry[3]
+        current styles."""
+        return self._ahead.get((rows,), (tuple(fitted), cursor), dict)
 
     def _widths_for(self, rows: list[tuple[Cell, ...]]) -> tuple[list[int], list[int]]:
         """The columns' widths for ``rows``, and those widths fitted to the widget."""
@@ -396,12 +388,8 @@ class LineTable(LineScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, self.base_style)
 
     def _blank_line(self) -> Strip:
-        """A line below the last row: the same Strip while the width and style are (its paint is then kept)."""
-        width, style = self.size.width, self.base_style
-        blank = self._blank
-        if blank is None or blank[0] != width or blank[1] is not style:
-            blank = self._blank = (width, style, Strip.blank(width, style))
-        return blank[2]
+        """A line below the last row."""
+        return _blank(self.size.width, self.base_style)
 
     def _render_row(self, index: int) -> Strip:
         cs = self.component_style

@@ -40,7 +40,7 @@ class LineStylesCache(StylesCache):
         # A content line's boxed line is kept on the content line itself, in one of its own caches, under a key
         # that is new with each new box: it lives exactly as long as the content line (the widget's caches decide
         # that), and a new box never finds a line boxed in the old one.
-        self._box_key = ("ompviz-box", next(_BOX_KEYS))
+        self.forget_boxed()
 
     def render(self, styles, size, base_background, background, render_content_line, filters, *args, **kwargs):
         self._plain = self.plain_parts(styles, size, base_background, background, kwargs)
@@ -61,7 +61,7 @@ class LineStylesCache(StylesCache):
         if plain == last:
             return last
         if last is None or plain[2:] != last[2:]:  # another box; (the rows with content do not change a line's box)
-            self._box_key = ("ompviz-box", next(_BOX_KEYS))
+            self.forget_boxed()
         self._last_plain = plain
         return plain
 
@@ -122,7 +122,8 @@ class LineStylesCache(StylesCache):
         return strip
 
     def forget_boxed(self) -> None:
-        """Box every content line anew from now on (tests compare the screen with a repaint from scratch)."""
+        """Box every content line anew from now on (a new box; tests compare the screen with a repaint from
+        scratch)."""
         self._box_key = ("ompviz-box", next(_BOX_KEYS))
 
     def _box(self, plain: tuple, content: Strip) -> Strip:

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from ompviz.cpuset import CpuSet
 from ompviz.plan.model import Plan
 from ompviz.topology.model import Topology
+from ompviz.tui.memo import IdentityMemo
 from ompviz.tui.widgets.maplayout import LEVEL_NAMES, LEVELS, Cell, MapLayout, build_layout
 from ompviz.tui.widgets.runs import refresh_line_runs
 from ompviz.tui.widgets.scrollbar import LineScrollBar
@@ -205,12 +206,6 @@ class MapState(NamedTuple):
     rank_cpus: dict | None = None
 
 
-def _state_key(state: MapState) -> tuple:
-    """What a map line's look depends on in a state, as a key: the owner map by identity (the app's plan cache
-    hands out one per plan), the CPU sets by value."""
-    return (id(state.owners), state.reserve.mask, state.highlight.mask, state.selected.mask)
-
-
 class TopologyMap(LineScrollView, can_focus=True):
     DEFAULT_CSS = """
     TopologyMap {
@@ -275,10 +270,10 @@ class TopologyMap(LineScrollView, can_focus=True):
         # (not `_layout_cache`: Textual's Widget uses that name and clears it on every refresh and resize)
         self._map_layouts: dict[tuple, MapLayout] = {}
         self._strips: dict[int, Strip] = {}
-        # Lines drawn ahead for states the app may show next (prepare_state), with the state's owner map:
-        # (owners id, reserve, highlight, selected masks) -> (owners, layout, {line: full strip}). Dropped with
-        # the strips (new layout, theme, hover): they were drawn with those.
-        self._ahead: dict[tuple, tuple[dict, MapLayout, dict[int, Strip]]] = {}
+        # Lines drawn for states the app may show next (prepare_state) or showed before: {line: full strip} by the
+        # state's owner map and layout (identity) and CPU sets (value). Dropped with the strips (new layout, theme,
+        # hover): they were drawn with those.
+        self._ahead: IdentityMemo[dict[int, Strip]] = IdentityMemo(self.AHEAD_STATES)
         self._on_base: dict[Style | None, Style] = {}  # cell style -> line base + it (None -> that base)
         self._cpu_lines: tuple[MapLayout, list[int]] | None = None  # (layout, the CPUs on each line as a mask)
         self._hover: Cell | None = None
@@ -348,17 +343,9 @@ class TopologyMap(LineScrollView, can_focus=True):
         return len(missing)
 
     def _drawn_for(self, state: MapState) -> dict[int, Strip]:
-        """The lines drawn for ``state`` (ahead, or shown before) in the current layout and styles, most recent
-        state last; at most AHEAD_STATES states are kept."""
-        key = _state_key(state)
-        ahead = self._ahead
-        entry = ahead.pop(key, None)
-        if entry is None or entry[0] is not state.owners or entry[1] is not self._layout:
-            if len(ahead) >= self.AHEAD_STATES:
-                del ahead[next(iter(ahead))]  # the oldest
-            entry = (state.owners, self._layout, {})
-        ahead[key] = entry
-        return entry[2]
+        """The lines drawn for ``state`` (ahead, or shown before) in the current layout and styles."""
+        masks = (state.reserve.mask, state.highlight.mask, state.selected.mask)  # what a line's look depends on
+        return self._ahead.get((state.owners, self._layout), masks, dict)
 
     def _forget_lines(self) -> None:
         """Drop every drawn line, and those drawn ahead: the layout, the theme or the hovered cell changed."""
@@ -608,7 +595,7 @@ class TopologyMap(LineScrollView, can_focus=True):
             self._forget_lines()  # a cell without CPUs cannot be found by its CPUs: draw it all (not seen so far)
             self.refresh()
             return
-        drawn = [entry[2] for entry in self._ahead.values()]
+        drawn = self._ahead.results()
         for y in {*self._hover_lines(old), *self._hover_lines(cell)}:
             self._strips.pop(y, None)
             for lines in drawn:  # drawn with the old hovered cell
